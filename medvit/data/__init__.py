@@ -1,0 +1,16 @@
+"""Sample data: real files shipped by installed packages, and seeded synthetic cases."""
+
+from medvit.data.brats import MODALITIES as BRATS_MODALITIES
+from medvit.data.brats import brats_like_case, write_brats_case
+from medvit.data.samples import PYDICOM_SAMPLES, fundus_photo, mni152, pydicom_dir, pydicom_sample
+
+__all__ = [
+    "BRATS_MODALITIES",
+    "PYDICOM_SAMPLES",
+    "brats_like_case",
+    "fundus_photo",
+    "mni152",
+    "pydicom_dir",
+    "pydicom_sample",
+    "write_brats_case",
+]

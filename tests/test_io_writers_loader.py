@@ -1,0 +1,65 @@
+"""Writers (atomic) and the MONAI loader over medvit's readers."""
+
+import numpy as np
+import pytest
+
+from medvit.data import fundus_photo, mni152, pydicom_sample
+from medvit.errors import ImageReadError
+from medvit.io import atomic_path, load_image, read_image, save_nifti, save_png
+
+
+def test_load_image_gives_channel_first_metatensor_with_affine():
+    image = load_image(pydicom_sample("ct_volume"))
+    assert tuple(image.shape) == (1, 16, 16, 5)
+    np.testing.assert_allclose(image.pixdim[:3], [0.488281, 0.488281, 2.5], atol=1e-6)
+    assert image.meta["modality"] == "CT"
+    photo = load_image(fundus_photo())
+    assert tuple(photo.shape) == (3, 1411, 1411)
+
+
+def test_several_files_become_channels_when_on_one_grid():
+    t1, gm = mni152("t1"), mni152("gm")
+    image = load_image([t1, gm])
+    assert tuple(image.shape) == (2, 197, 233, 189)
+
+
+def test_files_on_different_grids_are_refused():
+    with pytest.raises(ImageReadError, match="differs"):
+        load_image([mni152("t1"), pydicom_sample("ct_volume")])
+
+
+def test_loadimaged_in_a_config_uses_medvit_reader():
+    from monai.transforms import LoadImaged
+
+    out = LoadImaged(keys="image", reader="medvit.io.MedvitReader", ensure_channel_first=True)(
+        {"image": str(pydicom_sample("cr_monochrome1"))}
+    )
+    assert tuple(out["image"].shape) == (1, 16, 16)
+    assert out["image"].meta["inverted_monochrome1"]
+
+
+def test_nifti_round_trip_keeps_values_and_affine(tmp_path):
+    image = load_image(pydicom_sample("ct_volume"))
+    path = save_nifti(image, tmp_path / "ct.nii.gz")
+    array, meta = read_image(path)
+    np.testing.assert_allclose(array, image[0].numpy())
+    np.testing.assert_allclose(meta["affine"], image.affine.numpy(), atol=1e-5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ct.nii.gz"]  # no temp file left
+
+
+def test_png_round_trip(tmp_path):
+    photo, _ = read_image(fundus_photo())
+    path = save_png(np.moveaxis(photo, -1, 0), tmp_path / "fundus.png")
+    again, _ = read_image(path)
+    np.testing.assert_array_equal(again, photo)
+
+
+def test_failed_write_leaves_previous_file_untouched(tmp_path):
+    target = tmp_path / "result.csv"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed mid-write")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["result.csv"]
