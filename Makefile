@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[test]"
+	# reference implementations the agreement tests and benchmarks compare against;
+	# --no-deps: their analysis modules need nothing beyond medvit's own dependencies
+	$(PIP) --no-deps pvbm==3.0.1.8
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -1,0 +1,48 @@
+"""Measurement regions around the optic disc.
+
+Distances are measured from the disc centre (x, y) = (column, row) in pixels. The
+regions follow PVBM: vessels inside the disc (d ≤ r) are not measured, an optional
+ROI radius bounds the geometry and fractal analysis (PVBM's fixed 600 px is tuned to
+1444² disc-centred photos, so medvit's default is the whole field of view), and the
+central retinal equivalents use zone B, 2r < d ≤ 3r.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from medvit.errors import MedvitError
+
+
+def disc_distance(shape: tuple[int, int], disc_x: float, disc_y: float) -> np.ndarray:
+    """Euclidean distance (px) of every pixel from the disc centre; (H, W) float64."""
+    rows, cols = np.ogrid[: shape[0], : shape[1]]
+    return np.hypot(rows - disc_y, cols - disc_x)
+
+
+def check_disc(shape: tuple[int, int], disc_x: float, disc_y: float, disc_radius: float) -> None:
+    """Raise MedvitError unless the disc centre lies in the image and the radius is positive."""
+    height, width = shape
+    if not (np.isfinite(disc_radius) and disc_radius > 0):
+        raise MedvitError(f"optic disc radius must be positive, got {disc_radius}")
+    if not (0 <= disc_x < width and 0 <= disc_y < height):
+        raise MedvitError(f"optic disc centre ({disc_x:.0f}, {disc_y:.0f}) lies outside the {width}×{height} image")
+
+
+def measurement_region(
+    shape: tuple[int, int], disc_x: float, disc_y: float, disc_radius: float, roi_radius: float | None = None
+) -> np.ndarray:
+    """Pixels where geometry and fractals are measured: r < d (≤ roi_radius when given); (H, W) bool."""
+    check_disc(shape, disc_x, disc_y, disc_radius)
+    distance = disc_distance(shape, disc_x, disc_y)
+    region = distance > disc_radius
+    if roi_radius is not None:
+        region &= distance <= roi_radius
+    return region
+
+
+def zone_b(shape: tuple[int, int], disc_x: float, disc_y: float, disc_radius: float) -> np.ndarray:
+    """Zone B of the central retinal equivalents: 2r < d ≤ 3r; (H, W) bool."""
+    check_disc(shape, disc_x, disc_y, disc_radius)
+    distance = disc_distance(shape, disc_x, disc_y)
+    return (distance > 2 * disc_radius) & (distance <= 3 * disc_radius)
