@@ -56,3 +56,28 @@ def pvbm_perimeter(mask: np.ndarray) -> float:
 
     border = convolve2d(mask.astype(float), np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]]), mode="same") > 0
     return float(compute_perimeter_(skeletonize(np.ascontiguousarray(border)).astype(float))[0])
+
+
+def pvbm_multifractal(mask: np.ndarray, n_rotations=25, optimize=True, min_proba=0.0001, max_proba=0.9999) -> dict:
+    """pvbm's D0, D1, D2 and singularity length of a mask (given as float, as its pipeline does)."""
+    from PVBM.FractalAnalysis import MultifractalVBMs
+
+    analysis = MultifractalVBMs(n_rotations=n_rotations, optimize=optimize, min_proba=min_proba, maxproba=max_proba)
+    values = analysis.compute_multifractals(mask.astype(float))
+    return dict(zip(("D0", "D1", "D2", "singularity_length"), (float(v) for v in values)))
+
+
+def pvbm_tree_calibres(mask: np.ndarray, skeleton: np.ndarray, disc_x, disc_y, disc_radius) -> tuple[list, float]:
+    """pvbm's per-tree mean widths (px) in zone B and its Knudtson CRAE, from a mask and
+    skeleton already cut to zone B (as its ``apply_roi`` does). Its diagnostics are silenced."""
+    import contextlib
+    import io
+
+    from PVBM.CentralRetinalAnalysis import CREVBMs
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        result, trees = _in_big_stack(
+            CREVBMs().compute_central_retinal_equivalents,
+            mask.astype(float), skeleton.astype(float), disc_x, disc_y, disc_radius, True, False,
+        )
+    return [float(t["Mean diameter"]) for t in trees or []], float(result["craek"])

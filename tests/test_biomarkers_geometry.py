@@ -9,45 +9,20 @@ from scipy import ndimage
 from medvit.biomarkers.geometry import geometric_biomarkers, vessel_skeleton
 from medvit.biomarkers.regions import measurement_region
 from medvit.errors import MedvitError
-
-# Optic disc of skimage's retina photo, read off the picture (centre x=column, y=row; px).
-DISC = (225.0, 630.0, 90.0)
-
-
-@pytest.fixture(scope="module")
-def vesselness():
-    """Sato vesselness of the real fundus photo's green channel, inside its field of view."""
-    import skimage.data
-    from skimage.filters import sato
-
-    photo = skimage.data.retina()
-    fov = ndimage.binary_erosion(photo[..., 0] > 20, iterations=10)
-    response = sato(photo[..., 1] / 255.0, sigmas=range(1, 5), black_ridges=True)
-    response[~fov] = 0
-    return response, fov
-
-
-def _mask(vesselness, percentile, closing):
-    response, fov = vesselness
-    mask = response > np.percentile(response[fov], percentile)
-    mask = ndimage.binary_closing(mask, iterations=closing) if closing else mask
-    labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
-    sizes = np.bincount(labels.ravel())
-    return mask & (sizes[labels] >= 30)
-
+from tests.fundus_masks import DISC, sato_mask
 
 # Several real-photo masks: thresholds, gap closing, and pvbm's 600 px ROI or the whole field.
 MASKS = [(93, 0, None), (93, 2, 600.0), (90, 1, None), (95, 2, None)]
 
 
 @pytest.mark.parametrize("percentile,closing,roi", MASKS)
-def test_pvbm_definitions_agree_with_pvbm(vesselness, percentile, closing, roi):
+def test_pvbm_definitions_agree_with_pvbm(percentile, closing, roi):
     """Same mask, disc and region given to both. medvit walks the skeleton in PVBM's order,
     so the numbers agree exactly here; the tolerances are the issue's (area exact, lengths
     and tortuosity ≤ 2 %, counts ≤ 5 %) and leave room for float summation order."""
     reference = pytest.importorskip("tests.pvbm_reference")
     pytest.importorskip("PVBM")
-    mask = _mask(vesselness, percentile, closing)
+    mask = sato_mask(percentile, closing)
     region = measurement_region(mask.shape, *DISC, roi_radius=roi)
     skeleton = vessel_skeleton(mask) & region
     mask = mask & region
@@ -63,8 +38,8 @@ def test_pvbm_definitions_agree_with_pvbm(vesselness, percentile, closing, roi):
     assert theirs["start_points"] >= 5  # a real tree, not a trivial case
 
 
-def test_corrected_definitions_walk_each_pixel_once(vesselness):
-    mask = _mask(vesselness, 90, 1)
+def test_corrected_definitions_walk_each_pixel_once():
+    mask = sato_mask(90, 1)
     region = measurement_region(mask.shape, *DISC)
     skeleton = vessel_skeleton(mask) & region
     mask = mask & region

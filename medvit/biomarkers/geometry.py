@@ -55,7 +55,8 @@ def geometric_biomarkers(
     disc_y: float,
     disc_radius: float,
     definitions: str = "pvbm",
-) -> dict[str, float]:
+    return_points: bool = False,
+) -> dict[str, float] | tuple[dict[str, float], dict[str, np.ndarray]]:
     """The geometric biomarkers of a vessel mask within its measurement region.
 
     Args:
@@ -65,9 +66,12 @@ def geometric_biomarkers(
         disc_x, disc_y, disc_radius: optic disc centre (column, row) and radius, px.
         definitions: "pvbm" or "corrected" (see the module docstring).
 
+        return_points: also return the start, end and intersection pixels (for overlays).
+
     Returns:
         dict with :data:`GEOMETRY_KEYS`; lengths in px, angles in degrees, counts as floats.
-        Ratios and medians are NaN when there is no segment / angle to measure.
+        Ratios and medians are NaN when there is no segment / angle to measure. With
+        ``return_points``, also a dict of (N, 2) (row, col) arrays: "start", "end", "intersection".
     """
     if definitions not in DEFINITIONS:
         raise MedvitError(f"unknown biomarker definitions '{definitions}'; choose from {DEFINITIONS}")
@@ -85,7 +89,7 @@ def geometric_biomarkers(
         tortuosity_index = float(arcs.sum() / chords.sum()) if len(arcs) else math.nan
         median_tortuosity = float(np.median(arcs / chords)) if len(arcs) else math.nan
     angles = branching_angles(graph, topology.segments)
-    return {
+    values = {
         "area": float(mask.sum()),
         "length": float(arcs.sum()),
         "perimeter": border_perimeter(mask),
@@ -96,6 +100,15 @@ def geometric_biomarkers(
         "end_points": float(len(topology.end_points)),
         "intersection_points": float(len(topology.intersection_points)),
     }
+    if not return_points:
+        return values
+    coordinates = np.stack([graph.rows, graph.cols], axis=1)
+    points = {
+        "start": coordinates[starts],
+        "end": coordinates[sorted(topology.end_points)],
+        "intersection": coordinates[sorted(topology.intersection_points)],
+    }
+    return values, points
 
 
 def branching_angles(graph, segments) -> np.ndarray:

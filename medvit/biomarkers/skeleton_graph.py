@@ -53,15 +53,31 @@ def pixel_graph(skeleton: np.ndarray) -> PixelGraph:
     index[rows, cols] = np.arange(len(rows))
     padded = np.pad(index, 1, constant_values=-1)
     table = np.stack([padded[rows + 1 + dr, cols + 1 + dc] for dr, dc in OFFSETS], axis=1)
-    neighbours = [
-        tuple((int(n), STEP[d]) for d, n in enumerate(row) if n >= 0) for row in table.tolist()
-    ]
+    # Python tuples are what the sequential walks iterate over; build them from flat lists
+    # (one zip over all valid entries, then one slice per pixel) rather than per element.
+    pixel, direction = np.nonzero(table >= 0)  # row-major: per pixel, neighbours in PVBM's order
+    pairs = list(zip(table[pixel, direction].tolist(), np.asarray(STEP)[direction].tolist()))
+    ends = np.cumsum(np.bincount(pixel, minlength=len(rows))).tolist()
+    neighbours = [tuple(pairs[start:end]) for start, end in zip([0, *ends[:-1]], ends)]
     return PixelGraph((height, width), rows, cols, neighbours)
 
 
-def start_points(graph: PixelGraph, disc_x: float, disc_y: float, disc_radius: float) -> list[int]:
+def start_points(
+    graph: PixelGraph,
+    disc_x: float,
+    disc_y: float,
+    disc_radius: float,
+    *,
+    margin: float = START_MARGIN,
+    radius_factor: float = 1.0,
+    distance_dtype=np.float32,
+) -> list[int]:
     """PVBM's start points: per 8-connected skeleton component of ≥ 50 pixels, the pixel
-    nearest the disc centre (first in raster order on ties), kept if within 100 + r.
+    nearest the disc centre (first in raster order on ties), kept if its distance is below
+    ``margin + radius_factor * r`` (geometry: 100 + r; central retinal equivalents: 20 + 2r).
+
+    ``distance_dtype``: the precision PVBM stores the distances in (float32 in its geometry
+    analysis, float64 in its CRE analysis), so that ties resolve as in PVBM.
 
     Returns pixel indices into ``graph``, in the order of their (row, col) position.
     """
@@ -71,12 +87,12 @@ def start_points(graph: PixelGraph, disc_x: float, disc_y: float, disc_radius: f
     mask[graph.rows, graph.cols] = True
     labels, _ = ndimage.label(mask, structure=EIGHT_CONNECTED)
     label = labels[graph.rows, graph.cols]
-    # float32 distances, as PVBM stores them, so ties resolve as in PVBM
-    distance = np.hypot(disc_y - graph.rows, disc_x - graph.cols).astype(np.float32)
+    distance = np.hypot(disc_y - graph.rows, disc_x - graph.cols).astype(distance_dtype)
     sizes = np.bincount(label)
     order = np.lexsort((np.arange(graph.size), distance, label))
     first = order[np.r_[True, label[order][1:] != label[order][:-1]]]
-    keep = (sizes[label[first]] >= MIN_TREE_PIXELS) & (distance[first].astype(np.float64) < START_MARGIN + disc_radius)
+    limit = margin + radius_factor * disc_radius
+    keep = (sizes[label[first]] >= MIN_TREE_PIXELS) & (distance[first].astype(np.float64) < limit)
     return sorted(first[keep].tolist())
 
 
