@@ -65,6 +65,17 @@ def test_sparse_rotation_is_skimage_rotate(angle):
     np.testing.assert_array_equal(ours, reference)
 
 
+def test_sparse_rotation_of_a_mask_touching_the_border():
+    """Masks from a network can fill the image to its edges (an untrained one did)."""
+    mask = np.random.default_rng(0).random((97, 131)) < 0.7
+    for angle in (0.0, 15.0, 37.5, 90.0, 333.0):
+        reference = rotate(mask.astype(float), angle, resize=True, cval=0, mode="constant", order=1)
+        rows, cols, values, shape = rotated_nonzero(mask.astype(float), angle)
+        ours = np.zeros(shape)
+        ours[rows, cols] = values
+        np.testing.assert_array_equal(ours, reference)
+
+
 def test_dimensions_of_known_shapes():
     """A filled disc is 2-dimensional, a straight line 1-dimensional (counting full boxes too:
     PVBM's default max_proba=0.9999 leaves them out, so a filled shape counts only its rim)."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from skimage.transform import SimilarityTransform
 
+PAD = 4
+
 
 def rotation_matrix(shape: tuple[int, int], angle: float) -> tuple[np.ndarray, tuple[int, int]]:
     """The output→input map and output shape of ``skimage.transform.rotate(..., resize=True)``.
@@ -59,9 +61,10 @@ class SparseRotation:
         self.image = np.asarray(image, dtype=np.float64)
         self.rows, self.cols = np.nonzero(self.image)
         self.maximum = float(self.image.max()) if self.image.size else 0.0
-        # A 2 px zero border covers every corner a candidate can sample: no bounds checks.
-        self.padded = np.pad(self.image, 2).ravel()
-        self.stride = self.image.shape[1] + 4
+        # A candidate samples within 2√2 px of a non-zero input pixel (see _candidates), so
+        # its corners lie within 4 px of the image: a 4 px zero border spares bounds checks.
+        self.padded = np.pad(self.image, PAD).ravel()
+        self.stride = self.image.shape[1] + 2 * PAD
 
     def __call__(self, angle: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
         matrix, (out_h, out_w) = rotation_matrix(self.image.shape, angle)
@@ -76,7 +79,7 @@ class SparseRotation:
         y = matrix[1, 0] * out_cols + matrix[1, 1] * out_rows + matrix[1, 2]
         row0, col0 = np.floor(y), np.floor(x)
         d_row, d_col = y - row0, x - col0
-        top_left = (row0.astype(np.intp) + 2) * self.stride + col0.astype(np.intp) + 2
+        top_left = (row0.astype(np.intp) + PAD) * self.stride + col0.astype(np.intp) + PAD
         top_right = top_left + (d_col != 0)  # ceil == floor on integer positions
         bottom_left = top_left + self.stride * (d_row != 0)
         bottom_right = bottom_left + (d_col != 0)

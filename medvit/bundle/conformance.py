@@ -63,16 +63,25 @@ def shrink_overrides(bundle: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+# Configs that are fragments, run on top of another as MONAI bundles do
+# (``--config_file "['configs/inference.json', 'configs/evaluate.json']"``).
+BASE_CONFIG = {"evaluate.json": "inference.json", "multi_gpu_train.json": "train.json"}
+
+
 def load_parser(bundle: Path, config: Path, overrides: dict | None = None):
-    """A ConfigParser over ``config`` with the bundle's metadata and ``bundle_root`` set."""
+    """A ConfigParser over ``config`` (on top of its base config, if it is a fragment) with the
+    bundle's metadata and ``bundle_root`` set; overrides apply where their key exists."""
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
-    parser.read_config(str(config))
+    base = BASE_CONFIG.get(config.name)
+    files = [str(config.parent / base), str(config)] if base and (config.parent / base).is_file() else str(config)
+    parser.read_config(files)
     parser.read_meta(str(bundle / "configs" / "metadata.json"))
     parser["bundle_root"] = str(bundle)
     for key, value in (overrides or {}).items():
-        parser[key] = value
+        if key.split("#", 1)[0] in parser.config:
+            parser[key] = value
     return parser
 
 

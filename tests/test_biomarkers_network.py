@@ -1,0 +1,94 @@
+"""The bundle's network path: train.json on an image+mask folder, then inference and evaluate with the weights."""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from PIL import Image
+
+from medvit.biomarkers.network import load_vessel_network, network_vessel_masks, vessel_unet
+from medvit.bundle.registry import bundles_root
+from medvit.errors import MedvitError
+from tests.fundus_masks import sato_mask
+
+BUNDLE = bundles_root() / "pvbm_vessel_biomarkers"
+TINY = ["--network_args#channels", "[8,16,32]", "--network_args#strides", "[2,2]"]
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    """DRIVE-style folders: the real photo and its upside-down copy, with Sato masks as labels."""
+    root = tmp_path_factory.mktemp("drive")
+    (root / "images").mkdir(), (root / "masks").mkdir()
+    photo, mask = skimage.data.retina(), sato_mask(92, 1)
+    for name, flip in (("eye", lambda a: a), ("eye_up", lambda a: a[::-1])):
+        Image.fromarray(np.ascontiguousarray(flip(photo))).save(root / "images" / f"{name}.png")
+        Image.fromarray(np.ascontiguousarray(flip(mask)).astype(np.uint8) * 255).save(root / "masks" / f"{name}.png")
+    return root
+
+
+def bundle_run(*args, timeout=900):
+    command = [sys.executable, "-m", "monai.bundle", "run", *args]
+    result = subprocess.run(command, cwd=BUNDLE, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_evaluate_scores_the_classical_segmentation(labelled, tmp_path):
+    bundle_run("--config_file", "['configs/inference.json','configs/evaluate.json']", "--dataset_dir", str(labelled),
+               "--output_dir", str(tmp_path), "--progress", "false")
+    rows = read_csv(tmp_path / "segmentation_metrics.csv")
+    assert [r["image"] for r in rows] == ["eye.png", "eye_up.png"]
+    assert all(0.6 < float(r["dice"]) < 0.95 and 0.6 < float(r["cldice"]) < 0.95 for r in rows)
+    summary = {r["metric"]: r for r in read_csv(tmp_path / "segmentation_summary.csv")}
+    assert summary["dice"]["n"] == "2"
+    assert float(summary["dice"]["mean"]) == pytest.approx(np.mean([float(r["dice"]) for r in rows]), rel=1e-5)
+
+
+def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
+    path = tmp_path / "model.pt"
+    torch.save(vessel_unet(1, channels=(8, 16, 32), strides=(2, 2)).state_dict(), path)
+    with pytest.raises(MedvitError, match="do not fit the vessel U-Net"):
+        load_vessel_network(str(path))
+    (tmp_path / "junk.pt").write_text("no weights here")
+    with pytest.raises(MedvitError, match="cannot load"):
+        load_vessel_network(str(tmp_path / "junk.pt"))
+
+
+def test_artery_vein_network_gives_three_masks(tmp_path):
+    path = tmp_path / "av.pt"
+    torch.save({"model": vessel_unet(3, channels=(8, 16, 32), strides=(2, 2)).state_dict()}, path)
+    photo = skimage.data.retina()[:256, :384]
+    masks = network_vessel_masks(photo, str(path), {"out_channels": 3, "channels": [8, 16, 32], "strides": [2, 2]})
+    assert masks.has_av and masks.vessels.shape == (256, 384)
+    assert np.array_equal(masks.vessels, masks.vessels | masks.arteries | masks.veins)
+
+
+@pytest.mark.slow
+def test_train_then_infer_and_evaluate_with_the_weights(labelled, tmp_path):
+    """train.json runs on the folders and saves models/model.pt; with it present, inference.json
+    and evaluate.json switch to the network (the checkpoint's hash goes to the provenance)."""
+    root = tmp_path / "bundle"
+    result = bundle_run("--config_file", "configs/train.json", "--dataset_dir", str(labelled), "--bundle_root", str(root),
+                        "--max_epochs", "10", "--val_interval", "5", "--patch_size", "[128,128]", "--patches_per_image", "4",
+                        "--num_workers", "0", *TINY)
+    losses = [float(line.rsplit("train_loss:", 1)[1]) for line in (result.stdout + result.stderr).splitlines()
+              if "train_loss:" in line]
+    assert len(losses) == 10 and np.mean(losses[-3:]) < np.mean(losses[:3])  # it learns
+    assert (root / "models" / "model.pt").is_file()
+    config = BUNDLE / "configs"
+    bundle_run("--config_file", str(config / "inference.json"), "--bundle_root", str(root), "--dataset_dir",
+               str(labelled / "images"), "--output_dir", str(tmp_path / "out"), "--progress", "false",
+               "--fractal#n_rotations", "3", *TINY)
+    rows = read_csv(tmp_path / "out" / "biomarkers.csv")
+    assert [r["segmentation"] for r in rows] == ["network", "network"], rows[0]["error"]
+    assert "checkpoint_sha256" in (tmp_path / "out" / "biomarkers.provenance.json").read_text()
