@@ -7,7 +7,9 @@ and returns a short report (lines printed to the user).
 from __future__ import annotations
 
 import json
+import logging
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,9 +52,42 @@ def step_synthetic_brats(out: Path) -> list[str]:
     return [f"case synthetic_000 at 2 mm: {summary}", f"wrote {paths['seg'].parent}"]
 
 
+def step_pvbm_biomarkers(out: Path) -> list[str]:
+    """Run the PVBM bundle's inference.json on the real fundus photo: biomarkers CSV + overlay."""
+    import csv
+    import shutil
+
+    from monai.bundle import run
+
+    from medvit.bundle.registry import bundles_root
+    from medvit.data import fundus_photo
+
+    photos = out / "photos"
+    photos.mkdir(parents=True, exist_ok=True)
+    shutil.copy(fundus_photo(), photos / "retina.jpg")
+    bundle = bundles_root() / "pvbm_vessel_biomarkers"
+    with warnings.catch_warnings():
+        # MONAI's notice that configs may run code: this one ships with medvit
+        warnings.filterwarnings("ignore", message="parsing config_file", category=UserWarning)
+        logging.disable(logging.INFO)  # the run's input summary; this step prints its own
+        try:
+            run(config_file=str(bundle / "configs" / "inference.json"), bundle_root=str(bundle),
+                dataset_dir=str(photos), output_dir=str(out), write_overlays=True, progress=False)
+        finally:
+            logging.disable(logging.NOTSET)
+    with open(out / "biomarkers.csv", newline="") as fh:
+        row = next(csv.DictReader(fh))
+    if row["status"] != "ok":
+        raise MedvitError(f"the sample photo failed: {row['error']}")
+    keys = ("disc_radius", "area", "length", "median_tortuosity", "start_points", "D0", "D1", "D2")
+    values = ", ".join(f"{k} {float(row[k]):.4g}" for k in keys)
+    return [f"retina.jpg: {values}", f"wrote {out / 'biomarkers.csv'} and {out / 'overlays' / 'retina_overlay.png'}"]
+
+
 STEPS: dict[str, Callable[[Path], list[str]]] = {
     "read-samples": step_read_samples,
     "synthetic-brats": step_synthetic_brats,
+    "pvbm-biomarkers": step_pvbm_biomarkers,
 }
 
 

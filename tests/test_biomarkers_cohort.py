@@ -178,3 +178,26 @@ def test_cli_refuses_a_broken_disc_table_up_front(cohort, tmp_path):
     result = run_cli("biomarkers", str(cohort), "--out", str(tmp_path / "x.csv"), "--disc", str(bad))
     assert result.returncode == 1
     assert "lacks column(s) image, radius" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_pool_and_dask_give_the_same_table(tmp_path):
+    """The same cohort in-process, on 2 local worker processes and on a loopback Dask cluster."""
+    from distributed import LocalCluster
+
+    from medvit.biomarkers.cohort import run_biomarker_cohort
+
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir(), masks.mkdir()
+    photo, vessels = skimage.data.retina(), sato_mask(93)
+    for k in range(3):
+        Image.fromarray(np.ascontiguousarray(np.rot90(photo, k))).save(images / f"eye{k}.png")
+        Image.fromarray(np.ascontiguousarray(np.rot90(vessels, k)).astype(np.uint8) * 255).save(masks / f"eye{k}.png")
+    options = dict(masks_dir=masks, fractal={"n_rotations": 3}, progress=False)
+    run_biomarker_cohort(images, tmp_path / "local.csv", **options)
+    run_biomarker_cohort(images, tmp_path / "pool.csv", workers=2, **options)
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
+        run_biomarker_cohort(images, tmp_path / "dask.csv", scheduler=cluster.scheduler_address, **options)
+    local = (tmp_path / "local.csv").read_text()
+    assert local.count(",ok,") == 3
+    assert (tmp_path / "pool.csv").read_text() == local
+    assert (tmp_path / "dask.csv").read_text() == local

@@ -109,3 +109,12 @@ def test_bundles_lists_every_bundle_folder():
 def test_demo_rejects_unknown_step():
     result = run_cli("demo", "--only", "nonsense")
     assert result.returncode == 1 and "unknown demo step" in result.stderr
+
+
+def test_demo_runs_the_pvbm_bundle_on_the_real_photo(tmp_path):
+    result = run_cli("demo", "--only", "pvbm-biomarkers", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "retina.jpg: disc_radius" in result.stdout
+    table = (tmp_path / "pvbm-biomarkers" / "biomarkers.csv").read_text().splitlines()
+    assert len(table) == 2 and table[1].startswith("retina.jpg,ok,")
+    assert (tmp_path / "pvbm-biomarkers" / "overlays" / "retina_overlay.png").is_file()
