@@ -7,6 +7,7 @@ The CLI and ``bundles/pvbm_vessel_biomarkers/configs/inference.json`` both call
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 from pathlib import Path
 
@@ -60,64 +61,74 @@ def run_biomarker_cohort(
     dataset_dir: str | os.PathLike,
     out_csv: str | os.PathLike,
     *,
-    masks_dir: str | None = None,
-    disc_csv: str | None = None,
-    segmentation: str = "classical",
-    checkpoint: str | None = None,
-    network: dict | None = None,
-    definitions: str = "pvbm",
-    roi_radius: float | None = None,
-    pixel_size_um: float | None = None,
-    fov_mm: float | None = None,
-    fractal: dict | None = None,
-    overlay_dir: str | None = None,
     workers: int = 1,
     scheduler: str | None = None,
     anonymise: bool | str = False,
     resume: bool = True,
     progress: bool = True,
+    **options,
 ):
-    """Measure every photo under ``dataset_dir`` into ``out_csv`` (see :func:`measure_fundus`).
+    """Measure every photo under ``dataset_dir`` into ``out_csv``.
+
+    Args:
+        dataset_dir: folder of fundus photographs (searched recursively).
+        out_csv: the cohort table; see :func:`medvit.batch.run_cohort` for the files beside it.
+        workers, scheduler, anonymise, resume, progress: as :func:`medvit.batch.run_cohort`.
+        **options: the keyword arguments of :func:`medvit.biomarkers.pipeline.measure_fundus`
+            (``masks_dir``, ``disc_csv``, ``segmentation``, ``checkpoint``, ``network``,
+            ``definitions``, ``roi_radius``, ``pixel_size_um``, ``fov_mm``, ``fractal``,
+            ``overlay_dir``), applied to every image.
 
     A bad image never stops the run: its row has ``status`` "error" and the reason. A re-run
     skips images done with the same settings. Returns the table as a pandas DataFrame.
+
+    Raises:
+        MedvitError: unknown options, or inputs every image would fail on (no such masks
+            folder or checkpoint, a broken disc table).
     """
     from medvit.batch import run_cohort
 
-    images = list_fundus_images(dataset_dir, exclude=(masks_dir, overlay_dir, Path(out_csv).parent / "overlays"))
-    if segmentation == "network" and not checkpoint:
-        raise MedvitError("network segmentation needs a checkpoint (--checkpoint / ckpt_path)")
-    if checkpoint and not Path(checkpoint).is_file():
-        raise MedvitError(f"{checkpoint}: no such checkpoint file")
-    if masks_dir and not Path(masks_dir).is_dir():
-        raise MedvitError(f"{masks_dir}: no such masks folder")
-    if disc_csv:
-        from medvit.biomarkers.optic_disc import read_disc_overrides
-
-        read_disc_overrides(disc_csv)  # a broken table is one error now, not one per image
-    settings = {
-        "masks_dir": os.fspath(masks_dir) if masks_dir else None,
-        "disc_csv": os.fspath(disc_csv) if disc_csv else None,
-        "segmentation": segmentation,
-        "checkpoint": os.fspath(checkpoint) if checkpoint else None,
-        "network": dict(network or {}) if segmentation == "network" else None,
-        "definitions": definitions,
-        "roi_radius": roi_radius,
-        "pixel_size_um": pixel_size_um,
-        "fov_mm": fov_mm,
-        "fractal": fractal or {},
-        "overlay_dir": os.fspath(overlay_dir) if overlay_dir else None,
-        "root": os.fspath(dataset_dir) if overlay_dir else None,
-    }
+    settings = _settings(dataset_dir, options)
+    images = list_fundus_images(
+        dataset_dir, exclude=(settings["masks_dir"], settings["overlay_dir"], Path(out_csv).parent / "overlays")
+    )
     provenance = {"bundle": BUNDLE_NAME, "bundle_version": _bundle_version()}
-    if checkpoint and segmentation == "network":
-        provenance["checkpoint_sha256"] = file_sha256(checkpoint)
-    columns = biomarker_columns(av=_masks_are_av(masks_dir, images), physical=bool(pixel_size_um or fov_mm))
+    if settings["segmentation"] == "network":
+        provenance["checkpoint_sha256"] = file_sha256(settings["checkpoint"])
+    physical = bool(settings["pixel_size_um"] or settings["fov_mm"])
+    columns = biomarker_columns(av=_masks_are_av(settings["masks_dir"], images), physical=physical)
     return run_cohort(
         images, measure_fundus, out_csv, settings, columns=columns, workers=workers, scheduler=scheduler,
         case_id="relative", root=dataset_dir, anonymise=anonymise, resume=resume, progress=progress,
         provenance=provenance,
     )
+
+
+def _settings(dataset_dir, options: dict) -> dict:
+    """``measure_fundus``'s keyword arguments, complete, JSON-ready and checked once for the cohort."""
+    parameters = inspect.signature(measure_fundus).parameters
+    unknown = sorted(set(options) - set(parameters) | ({"root"} & set(options)))
+    if unknown:
+        raise MedvitError(f"unknown biomarker option(s) {unknown}")
+    settings = {name: p.default for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY}
+    settings.update(options)
+    for key in ("masks_dir", "disc_csv", "checkpoint", "overlay_dir"):
+        settings[key] = os.fspath(settings[key]) if settings[key] else None
+    settings["root"] = os.fspath(dataset_dir) if settings["overlay_dir"] else None
+    settings["fractal"] = dict(settings["fractal"] or {})
+    if settings["segmentation"] == "network":
+        if not settings["checkpoint"] or not Path(settings["checkpoint"]).is_file():
+            raise MedvitError(f"network segmentation needs an existing checkpoint file, got {settings['checkpoint']!r}")
+        settings["network"] = dict(settings["network"] or {})
+    else:
+        settings["checkpoint"] = settings["network"] = None  # unused: not part of the fingerprint
+    if settings["masks_dir"] and not Path(settings["masks_dir"]).is_dir():
+        raise MedvitError(f"{settings['masks_dir']}: no such masks folder")
+    if settings["disc_csv"]:
+        from medvit.biomarkers.optic_disc import read_disc_overrides
+
+        read_disc_overrides(settings["disc_csv"])  # a broken table is one error now, not one per image
+    return settings
 
 
 def _bundle_version() -> str | None:
