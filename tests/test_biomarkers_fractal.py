@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage.transform import rotate
 
-from medvit.biomarkers.fractal import MULTIFRACTAL_KEYS, box_masses, multifractal_biomarkers
+from medvit.biomarkers.fractal import MULTIFRACTAL_KEYS, box_masses, multifractal_biomarkers, occupied_box_masses
 from medvit.biomarkers.regions import measurement_region
 from medvit.biomarkers.sparse_rotation import rotated_nonzero
 from medvit.errors import MedvitError
@@ -104,3 +104,14 @@ def test_bad_masks_are_clear_errors():
         multifractal_biomarkers(np.full((50, 50), 0.5))
     with pytest.raises(MedvitError, match="n_rotations"):
         multifractal_biomarkers(np.eye(50, dtype=bool), n_rotations=0)
+
+
+def test_box_masses_from_grid_cells_equal_direct_binning():
+    rng = np.random.default_rng(1)
+    shape = (503, 611)
+    image = np.where(rng.random(shape) < 0.1, rng.random(shape), 0.0)
+    rows, cols = np.nonzero(image)
+    sizes = [5, 7, 19, 20, 33, 64, 301]
+    for size, masses in zip(sizes, occupied_box_masses(rows, cols, image[rows, cols], shape, sizes)):
+        expected = box_masses(image, size).ravel()
+        np.testing.assert_allclose(masses, expected[expected > 0], rtol=1e-12)

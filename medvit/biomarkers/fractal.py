@@ -207,8 +207,9 @@ def _rotation_statistics(image, rotation, angle, order, occupancy, n_dim) -> np.
         rows, cols, values = _nonzero_pixels(rotated)
         shape = rotated.shape
     sizes = box_sizes(shape)
+    masses = occupied_box_masses(rows, cols, values, shape, sizes)
     per_size = np.array(
-        [_moment_sums(_occupied_box_masses(rows, cols, values, int(k), shape[1]), int(k), occupancy, n_dim) for k in sizes]
+        [_moment_sums(m, int(k), occupancy, n_dim) for m, k in zip(masses, sizes)]
     )  # (sizes, 5): log N, entropy, -log Σp², Σμ log p at -n_dim and +n_dim
     slopes = _slopes(np.log(sizes), per_size)
     # D_q is fitted against -log ε, α(q) against +log ε
@@ -230,14 +231,52 @@ def _box_index(rows, cols, size: int, boxes_across: int):
     return (rows // size) * rows.dtype.type(boxes_across) + cols // size
 
 
-def _occupied_box_masses(rows, cols, values, size: int, width: int) -> np.ndarray:
-    """Masses of the boxes holding any non-zero pixel, flat.
+def occupied_box_masses(rows, cols, values, shape: tuple[int, int], sizes) -> list[np.ndarray]:
+    """For each box size, the masses of the boxes holding any non-zero pixel (flat).
+
+    Args:
+        rows, cols, values: the non-zero pixels of an (H, W) image (int, int, float ≥ 0).
+        shape: (H, W).
+        sizes: box sides ε in pixels.
 
     Each box's mass is accumulated from zero over its own pixels only (no running sum
     across the image), so boxes holding nothing but ~1e-13 interpolation residue keep
     their mass to full relative precision, as in PVBM's block sums. Empty boxes are left
     out: they never count (PVBM drops p = 0 before every sum).
+
+    Speed: binning every pixel once per size costs 20 passes over the pixels. Boxes of the
+    sizes with few boxes are instead summed from the cells of a grid whose lines are the
+    box edges of all those sizes together (~100² cells): one pass over the pixels, then
+    sums over small arrays. Only the smallest sizes (many boxes) are binned directly.
     """
+    sizes = [int(k) for k in sizes]
+    large = [k for k in sizes if k >= CELL_GRID_MIN_SIZE]
+    result = {k: _binned_masses(rows, cols, values, k, shape[1]) for k in sizes if k < CELL_GRID_MIN_SIZE}
+    if large:
+        row_edges, col_edges = (_cell_edges(n, large) for n in shape)
+        row_cell = np.searchsorted(row_edges, np.arange(shape[0]), side="right") - 1
+        col_cell = np.searchsorted(col_edges, np.arange(shape[1]), side="right") - 1
+        cells = np.bincount(row_cell[rows] * len(col_edges) + col_cell[cols], weights=values,
+                            minlength=len(row_edges) * len(col_edges)).reshape(len(row_edges), len(col_edges))
+        for k in large:
+            # every box edge is a cell edge: a box's mass is the sum of its cells
+            boxes = np.add.reduceat(cells, np.searchsorted(row_edges, np.arange(0, shape[0], k)), axis=0)
+            boxes = np.add.reduceat(boxes, np.searchsorted(col_edges, np.arange(0, shape[1], k)), axis=1)
+            result[k] = boxes[boxes > 0]
+    return [result[k] for k in sizes]
+
+
+# Box sizes from this on are summed from grid cells (smaller ones would make the grid fine)
+CELL_GRID_MIN_SIZE = 20
+
+
+def _cell_edges(length: int, sizes) -> np.ndarray:
+    """Sorted start positions of the cells along an axis: every multiple of every size."""
+    return np.unique(np.concatenate([np.arange(0, length, k) for k in sizes]))
+
+
+def _binned_masses(rows, cols, values, size: int, width: int) -> np.ndarray:
+    """Masses of the non-empty size×size boxes, by binning every pixel."""
     masses = np.bincount(_box_index(rows, cols, size, -(-width // size)), weights=values)
     return masses[masses > 0]
 

@@ -73,19 +73,19 @@ class SparseRotation:
             return empty, empty, np.zeros(0), (out_h, out_w)
         out_rows, out_cols = self._candidates(matrix, out_h, out_w)
 
-        # Bilinear interpolation as scikit-image's warp does it: corners floor / ceil,
-        # weights from the fractional parts, zero outside the image.
+        # Bilinear interpolation with scikit-image's formula: corners floor / ceil, weights
+        # from the fractional parts, zero outside the image. On an integer position skimage
+        # takes ceil == floor; taking the next pixel instead gives the same bits, as its
+        # weight is exactly 0.
         x = matrix[0, 0] * out_cols + matrix[0, 1] * out_rows + matrix[0, 2]
         y = matrix[1, 0] * out_cols + matrix[1, 1] * out_rows + matrix[1, 2]
         row0, col0 = np.floor(y), np.floor(x)
         d_row, d_col = y - row0, x - col0
         top_left = (row0.astype(np.intp) + PAD) * self.stride + col0.astype(np.intp) + PAD
-        top_right = top_left + (d_col != 0)  # ceil == floor on integer positions
-        bottom_left = top_left + self.stride * (d_row != 0)
-        bottom_right = bottom_left + (d_col != 0)
         padded = self.padded
-        top = (1 - d_col) * padded[top_left] + d_col * padded[top_right]
-        bottom = (1 - d_col) * padded[bottom_left] + d_col * padded[bottom_right]
+        top = (1 - d_col) * padded[top_left] + d_col * padded[top_left + 1]
+        top_left += self.stride
+        bottom = (1 - d_col) * padded[top_left] + d_col * padded[top_left + 1]
         values = (1 - d_row) * top + d_row * bottom
         keep = values != 0
         return out_rows[keep], out_cols[keep], np.minimum(values[keep], self.maximum), (out_h, out_w)
