@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from medvit.biomarkers.masks import VesselMasks, find_mask
-from medvit.errors import MedvitError, first_line
+from medvit.errors import MedvitError
 
 UNET_CHANNELS = (16, 32, 64, 128, 256)
 UNET_STRIDES = (2, 2, 2, 2)
@@ -56,25 +56,15 @@ def load_vessel_network(checkpoint: str, network: dict | None = None, device: st
 def _load_vessel_network(checkpoint: str, network_json: str, device: str):
     import json
 
-    import torch
+    from medvit.nets.checkpoints import load_state_dict
 
-    try:
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises pickle, zip and OS errors alike
-        raise MedvitError(f"{checkpoint}: cannot load the vessel network checkpoint ({first_line(err)})") from None
-    for key in ("model", "state_dict", "network"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise MedvitError(f"{checkpoint}: not a vessel network state dict")
     arguments = json.loads(network_json)
-    network = vessel_unet(**arguments)
     try:
-        network.load_state_dict(state)
-    except RuntimeError as err:
+        network = load_state_dict(vessel_unet(**arguments), checkpoint, map_location=device)
+    except MedvitError as err:
         raise MedvitError(
-            f"{checkpoint}: the weights do not fit the vessel U-Net {arguments or '(default)'}: {first_line(err)}; "
-            "give the network settings it was trained with (inference.json network_args)"
+            f"{err}; give the vessel U-Net settings it was trained with (inference.json network_args, "
+            f"now {arguments or 'the defaults'})"
         ) from None
     return network.to(device).eval()
 

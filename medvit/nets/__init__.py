@@ -1,0 +1,28 @@
+"""Networks and network helpers MONAI does not have.
+
+Swin UNETR itself is MONAI's ``monai.networks.nets.SwinUNETR``; medvit adds what running the
+published BraTS 2021 checkpoints on MONAI ≥ 1.5 needs (:class:`LegacyPatchMerging`,
+:func:`load_state_dict`). Imported lazily: ``import medvit.nets`` does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "LegacyPatchMerging": "medvit.nets.legacy_patch_merging",
+    "load_state_dict": "medvit.nets.checkpoints",
+    "read_state_dict": "medvit.nets.checkpoints",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
