@@ -160,7 +160,7 @@ def test_bundle_inference_writes_biomarkers_csv(cohort, classical_run, tmp_path)
     """``python -m monai.bundle run`` is the same code path: the same numbers as the CLI."""
     bundle = bundles_root() / "pvbm_vessel_biomarkers"
     command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", "configs/inference.json",
-               "--dataset_dir", str(cohort), "--output_dir", str(tmp_path), "--progress", "false",
+               "--dataset_dir", str(cohort), "--output_dir", str(tmp_path), "--progress", "False",
                "--fractal#n_rotations", "7"]
     result = subprocess.run(command, cwd=bundle, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

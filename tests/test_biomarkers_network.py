@@ -45,7 +45,7 @@ def read_csv(path):
 
 def test_evaluate_scores_the_classical_segmentation(labelled, tmp_path):
     bundle_run("--config_file", "['configs/inference.json','configs/evaluate.json']", "--dataset_dir", str(labelled),
-               "--output_dir", str(tmp_path), "--progress", "false")
+               "--output_dir", str(tmp_path), "--progress", "False")
     rows = read_csv(tmp_path / "segmentation_metrics.csv")
     assert [r["image"] for r in rows] == ["eye.png", "eye_up.png"]
     assert all(0.6 < float(r["dice"]) < 0.95 and 0.6 < float(r["cldice"]) < 0.95 for r in rows)
@@ -87,7 +87,7 @@ def test_train_then_infer_and_evaluate_with_the_weights(labelled, tmp_path):
     assert (root / "models" / "model.pt").is_file()
     config = BUNDLE / "configs"
     bundle_run("--config_file", str(config / "inference.json"), "--bundle_root", str(root), "--dataset_dir",
-               str(labelled / "images"), "--output_dir", str(tmp_path / "out"), "--progress", "false",
+               str(labelled / "images"), "--output_dir", str(tmp_path / "out"), "--progress", "False",
                "--fractal#n_rotations", "3", *TINY)
     rows = read_csv(tmp_path / "out" / "biomarkers.csv")
     assert [r["segmentation"] for r in rows] == ["network", "network"], rows[0]["error"]

@@ -128,6 +128,15 @@ def anonymise_ids(names: Iterable[str], salt: str | bool, known: Mapping[str, st
     return result
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """Full sha256 (hex) of a file's bytes, e.g. a checkpoint for the provenance sidecar."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def input_hash(path: str | os.PathLike) -> str:
     """Fingerprint of an input, to notice that it changed since it was processed.
 

@@ -6,11 +6,11 @@ The CLI and ``bundles/pvbm_vessel_biomarkers/configs/inference.json`` both call
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import os
 from pathlib import Path
 
+from medvit.batch.ids import file_sha256
 from medvit.biomarkers.masks import find_mask, read_vessel_masks
 from medvit.biomarkers.pipeline import biomarker_columns, measure_fundus
 from medvit.errors import MedvitError
@@ -33,14 +33,6 @@ def list_fundus_images(folder: str | os.PathLike, exclude: tuple[str | os.PathLi
     if not images:
         raise MedvitError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
     return images
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _masks_are_av(masks_dir: str | None, images: list[Path]) -> bool:

@@ -7,12 +7,8 @@ summary beside it holds the mean, standard deviation and count of each score.
 
 from __future__ import annotations
 
-import csv
-import math
 import os
 from pathlib import Path
-
-import numpy as np
 
 from medvit.errors import MedvitError
 
@@ -72,6 +68,7 @@ def evaluate_segmentation(
     per-image table (pandas DataFrame).
     """
     from medvit.batch import run_cohort
+    from medvit.batch.summary import write_summary
     from medvit.biomarkers.cohort import list_fundus_images
 
     if not Path(labels_dir).is_dir():
@@ -86,21 +83,5 @@ def evaluate_segmentation(
     table = run_cohort(images, segmentation_scores, out / "segmentation_metrics.csv", settings,
                        columns=score_columns(av=True), workers=workers, case_id="relative", root=dataset_dir,
                        progress=progress)
-    write_summary(table, out / "segmentation_summary.csv")
+    write_summary(table, out / "segmentation_summary.csv", score_columns(av=True))
     return table
-
-
-def write_summary(table, path: Path) -> None:
-    """Mean, standard deviation and count of each score column over the ok rows, atomically."""
-    from medvit.io.atomic import atomic_path
-
-    ok = table[table["status"] == "ok"]
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(["metric", "mean", "std", "n"])
-            for column in score_columns(av=True):
-                values = ok[column].astype(float).to_numpy() if column in ok else np.zeros(0)
-                values = values[~np.isnan(values)]
-                if values.size:
-                    writer.writerow([column, f"{values.mean():.6g}", f"{values.std(ddof=1) if values.size > 1 else math.nan:.6g}", values.size])

@@ -7,6 +7,7 @@ becomes one multi-channel image, refused unless they share grid and affine.
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Sequence
@@ -76,6 +77,9 @@ def load_image(path: str | os.PathLike | Sequence[str | os.PathLike], series_uid
     """
     from monai.transforms import LoadImage
 
+    # LoadImage also builds MONAI's GPU DICOM reader, which logs that nvImageCodec is missing;
+    # medvit never uses that reader.
+    logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="NvImgCodecPydicomReader")
         loader = LoadImage(reader=MedvitReader(series_uid), image_only=True, ensure_channel_first=True)

@@ -1,0 +1,1 @@
+"""Segmentation pipelines of the bundles: a case in, label maps and a table row out."""

@@ -1,0 +1,173 @@
+"""One BraTS-style case → tumour label map and volumes: the cohort runner's per-case function.
+
+Four series (T1, T1ce, T2, FLAIR; NIfTI files or DICOM series) → one 4-channel volume on the
+first series' grid (MONAI ``ResampleToMatch`` for the others) → non-zero channel-wise
+normalisation → Swin UNETR by sliding windows → sigmoid TC, WT, ET → BraTS label map
+(1 NCR, 2 ED, 4 or 3 ET) written as ``<output_dir>/<case>/<case>_seg.nii.gz`` on the input
+grid, and a row of region volumes (mL) and QC flags.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from medvit.errors import MedvitError
+from medvit.io.cases import BRATS_SERIES, find_case_series
+
+REGION_LABELS = {"tc": (1, 3, 4), "wt": (1, 2, 3, 4), "et": (3, 4), "ncr": (1,), "ed": (2,)}  # ET is 4 or 3
+VOLUME_COLUMNS = [f"{region}_ml" for region in REGION_LABELS]
+CASE_COLUMNS = [*VOLUME_COLUMNS, "qc_flags", "spacing_mm", "shape", "segmentation", "weights"]
+SPACING_RANGE_MM = (0.5, 1.5)  # the BraTS training data are resampled to 1 mm isotropic
+
+
+def load_case(case_dir: str | os.PathLike, file_patterns=None, descriptions=None):
+    """The four series of a case as one (4, X, Y, Z) float32 MetaTensor on the first series' grid.
+
+    Raises:
+        MedvitError: a missing or ambiguous series, a 2D series, NaN / infinite values.
+    """
+    import torch
+    from monai.transforms import ResampleToMatch
+
+    from medvit.io import load_image
+
+    case = Path(case_dir)
+    refs = find_case_series(case, BRATS_SERIES, file_patterns, descriptions)
+    images = []
+    for name, ref in refs.items():
+        image = load_image(ref.path, ref.series_uid)
+        if image.ndim != 4 or image.shape[0] != 1:
+            raise MedvitError(f"{case.name}: the {name} series {ref} is not a single 3D volume (shape {tuple(image.shape)})")
+        if not torch.isfinite(image).all():
+            raise MedvitError(f"{case.name}: the {name} series {ref} contains NaN or infinite values")
+        images.append(image)
+    reference = images[0]
+    resample = ResampleToMatch(mode="bilinear", padding_mode="zeros")
+    aligned = [reference]
+    for name, image in zip(BRATS_SERIES[1:], images[1:]):
+        same_grid = image.shape == reference.shape and np.allclose(image.affine, reference.affine, atol=1e-3)
+        aligned.append(image if same_grid else resample(image, img_dst=reference))
+    volume = torch.cat([a.as_tensor() for a in aligned], dim=0)
+    return reference.clone().set_array(volume) if hasattr(reference, "set_array") else volume
+
+
+def qc_flags(volume, spacing) -> list[str]:
+    """Warnings that the case is unlike the data the model was trained on."""
+    flags = []
+    if any(not SPACING_RANGE_MM[0] <= s <= SPACING_RANGE_MM[1] for s in spacing):
+        flags.append(f"spacing {'x'.join(f'{s:.2g}' for s in spacing)} mm far from 1 mm")
+    array = np.asarray(volume)
+    empty = [BRATS_SERIES[c] for c in range(array.shape[0]) if not np.any(array[c])]
+    if empty:
+        flags.append(f"empty series: {', '.join(empty)}")
+    background = np.mean(array[0] == 0)
+    if background < 0.2:  # skull-stripped BraTS volumes are mostly zero outside the brain
+        flags.append(f"only {background:.0%} zero voxels: not skull-stripped?")
+    return flags
+
+
+@functools.lru_cache(maxsize=2)
+def _network(network_json: str, checkpoint: str | None, legacy_merging: bool, device: str):
+    from monai.networks.nets import SwinUNETR
+
+    from medvit.nets import LegacyPatchMerging, load_state_dict
+
+    arguments = json.loads(network_json)
+    network = SwinUNETR(in_channels=4, out_channels=3, downsample=LegacyPatchMerging if legacy_merging else "merging",
+                        **arguments)
+    if checkpoint:
+        load_state_dict(network, checkpoint, map_location=device)
+    return network.to(device).eval()
+
+
+def segment_brats_case(
+    case_dir: str,
+    *,
+    output_dir: str,
+    network: dict | None = None,
+    checkpoint: str | None = None,
+    legacy_merging: bool = True,
+    roi_size: tuple[int, int, int] = (128, 128, 128),
+    overlap: float = 0.6,
+    sw_batch_size: int = 1,
+    et_label: int = 4,
+    file_patterns: dict | None = None,
+    descriptions: dict | None = None,
+    device: str | None = None,
+) -> dict:
+    """Segment one case (see the module docstring) and return its row.
+
+    Args:
+        case_dir: the case folder.
+        output_dir: results go to ``<output_dir>/<case>/``.
+        network: SwinUNETR keyword arguments besides the channels (e.g. ``feature_size``).
+        checkpoint: weights file; None runs with random weights (tests only: the row says so).
+        legacy_merging: MONAI < 1.5 patch merging, as the published BraTS 2021 weights need.
+        roi_size, overlap, sw_batch_size: the sliding-window inference.
+        et_label: label of enhancing tumour in the output (4 BraTS 2021, 3 BraTS 2023).
+        file_patterns, descriptions: how the four series are found (see :mod:`medvit.io.cases`).
+        device: "cuda" / "cpu"; default CUDA when available (then with AMP).
+    """
+    import torch
+    from monai.inferers import SlidingWindowInferer
+    from monai.transforms import NormalizeIntensity
+
+    from medvit.io.writers import save_nifti
+    from medvit.transforms.brats import brats_label_map
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    case = Path(case_dir)
+    volume = load_case(case, file_patterns, descriptions)
+    spacing = [float(s) for s in np.sqrt((np.asarray(volume.affine)[:3, :3] ** 2).sum(0))]
+    flags = qc_flags(volume, spacing)
+    image = NormalizeIntensity(nonzero=True, channel_wise=True)(volume.as_tensor())
+    model = _network(json.dumps(network or {}, sort_keys=True), checkpoint, bool(legacy_merging), device)
+    inferer = SlidingWindowInferer(roi_size=tuple(roi_size), sw_batch_size=sw_batch_size, overlap=overlap)
+    with torch.no_grad(), torch.autocast(device_type=device, enabled=device == "cuda"):
+        logits = inferer(image[None].to(device), model)[0].float()
+    labels = brats_label_map(torch.sigmoid(logits) > 0.5, et_label)
+    target = Path(output_dir) / case.name / f"{case.name}_seg.nii.gz"
+    save_nifti(labels, target, affine=np.asarray(volume.affine), channel_dim=None)
+    voxel_ml = math.prod(spacing) / 1000.0
+    row = {f"{region}_ml": float(np.isin(labels, codes).sum() * voxel_ml) for region, codes in REGION_LABELS.items()}
+    row.update({
+        "qc_flags": "; ".join(flags),
+        "spacing_mm": "x".join(f"{s:.3g}" for s in spacing),
+        "shape": "x".join(str(n) for n in labels.shape),
+        "segmentation": os.path.relpath(target, output_dir),
+        "weights": Path(checkpoint).name if checkpoint else "random (no checkpoint)",
+    })
+    return row
+
+
+def run_brats_cohort(dataset_dir: str | os.PathLike, output_dir: str | os.PathLike, *, workers: int = 1,
+                     scheduler=None, progress: bool = True, resume: bool = True, **options):
+    """Segment every case folder under ``dataset_dir``; one row per case in ``<output_dir>/volumes.csv``.
+
+    ``options`` are :func:`segment_brats_case`'s keyword arguments. A case that fails gets an
+    error row; the others go on.
+    """
+    from medvit.batch import run_cohort
+    from medvit.io.cases import list_cases
+
+    settings = {"output_dir": os.fspath(output_dir), **options}
+    if settings.get("checkpoint"):
+        if not Path(settings["checkpoint"]).is_file():
+            raise MedvitError(f"{settings['checkpoint']}: no such checkpoint file")
+        settings["checkpoint"] = os.fspath(settings["checkpoint"])
+    if "roi_size" in settings:
+        settings["roi_size"] = [int(v) for v in settings["roi_size"]]
+    provenance = {"bundle": "brats_swin_unetr_segmentation"}
+    if settings.get("checkpoint"):
+        from medvit.batch.ids import file_sha256
+
+        provenance["checkpoint_sha256"] = file_sha256(settings["checkpoint"])
+    return run_cohort(list_cases(dataset_dir), segment_brats_case, Path(output_dir) / "volumes.csv", settings,
+                      columns=CASE_COLUMNS, workers=workers, scheduler=scheduler, case_id="name",
+                      progress=progress, resume=resume, provenance=provenance)

@@ -1,0 +1,1 @@
+"""MONAI-style transforms MONAI lacks (array functions and thin dictionary wrappers)."""

@@ -1,0 +1,101 @@
+"""Swin UNETR bundle slice: case discovery, label maps, the cohort run on synthetic NIfTI cases."""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from monai.transforms import ConvertToMultiChannelBasedOnBratsClasses
+
+from medvit.bundle.registry import bundles_root
+from medvit.data import write_brats_case
+from medvit.errors import MedvitError
+from medvit.io.cases import BRATS_DESCRIPTIONS, find_case_series, list_cases
+from medvit.segmentation.brats_evaluation import region_scores
+from medvit.transforms.brats import brats_label_map
+
+BUNDLE = bundles_root() / "brats_swin_unetr_segmentation"
+SMALL = ["--network_args#feature_size", "12", "--roi_size", "[64,64,64]", "--overlap", "0.25", "--load_pretrain", "False",
+         "--progress", "False"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """Two synthetic cases at 3 mm, a case missing its FLAIR, and one with NaNs in T2."""
+    root = tmp_path_factory.mktemp("brats")
+    for seed in (0, 1):
+        write_brats_case(root, f"case_{seed}", seed=seed, spacing=3.0)
+    paths = write_brats_case(root, "no_flair", seed=2, spacing=3.0)
+    paths["flair"].unlink()
+    paths = write_brats_case(root, "nan_t2", seed=3, spacing=3.0)
+    import nibabel as nib
+
+    image = nib.load(paths["t2"])
+    data = image.get_fdata()
+    data[10, 10, 10] = np.nan
+    nib.save(nib.Nifti1Image(data, image.affine), paths["t2"])
+    return root
+
+
+def test_label_map_round_trips_monai_regions():
+    labels = np.random.default_rng(0).choice([0, 1, 2, 4], size=(9, 8, 7))
+    regions = ConvertToMultiChannelBasedOnBratsClasses()(labels)
+    np.testing.assert_array_equal(brats_label_map(regions), labels)
+    assert set(np.unique(brats_label_map(regions, et_label=3))) <= {0, 1, 2, 3}
+
+
+def test_non_nested_sigmoids_become_consistent_labels():
+    regions = np.zeros((3, 2, 1, 1), bool)
+    regions[2, 0] = True  # ET alone: it is also core and tumour
+    regions[1, 1] = True  # WT alone: oedema
+    assert brats_label_map(regions).ravel().tolist() == [4, 2]
+
+
+def test_discovery_by_names_and_dicom_descriptions(dataset):
+    assert [c.name for c in list_cases(dataset)] == ["case_0", "case_1", "nan_t2", "no_flair"]
+    refs = find_case_series(dataset / "case_0")
+    assert list(refs) == ["t1", "t1ce", "t2", "flair"] and refs["t1ce"].path.name == "case_0_t1ce.nii.gz"
+    with pytest.raises(MedvitError, match="no_flair: no flair series"):
+        find_case_series(dataset / "no_flair")
+    import re
+
+    named = {d: [n for n, r in BRATS_DESCRIPTIONS.items() if re.search(r, d, re.IGNORECASE)]
+             for d in ("T1 AX", "T1 AX POST GD", "t1_mprage_ce", "T2 TSE", "AX T2 FLAIR", "T1+C")}
+    assert named == {"T1 AX": ["t1"], "T1 AX POST GD": ["t1ce"], "t1_mprage_ce": ["t1ce"], "T2 TSE": ["t2"],
+                     "AX T2 FLAIR": ["flair"], "T1+C": ["t1ce"]}
+
+
+def test_region_scores_of_a_perfect_and_a_shifted_prediction():
+    labels = np.zeros((20, 20, 20), np.uint8)
+    labels[5:15, 5:15, 5:15] = 2
+    labels[8:12, 8:12, 8:12] = 4
+    perfect = region_scores(labels, labels, spacing=(2, 2, 2))
+    assert perfect["dice_wt"] == perfect["dice_et"] == 1.0 and perfect["hd95_wt"] == 0.0
+    shifted = region_scores(np.roll(labels, 2, axis=0), labels, spacing=(2, 2, 2))
+    assert shifted["dice_wt"] == pytest.approx(0.8) and shifted["hd95_wt"] == pytest.approx(4.0)
+
+
+def test_bundle_inference_writes_label_maps_and_volumes(dataset, tmp_path):
+    """The bundle's inference.json end to end (random weights, small network): label maps on
+    the input grid, one volumes row per case, failed cases recorded with their reason."""
+    import nibabel as nib
+
+    command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", "configs/inference.json",
+               "--dataset_dir", str(dataset), "--output_dir", str(tmp_path), *SMALL]
+    result = subprocess.run(command, cwd=BUNDLE, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "volumes.csv", newline="") as fh:
+        rows = {row["image"]: row for row in csv.DictReader(fh)}
+    assert rows["case_0"]["status"] == rows["case_1"]["status"] == "ok"
+    assert "no flair series" in rows["no_flair"]["error"]
+    assert "NaN" in rows["nan_t2"]["error"]
+    seg = nib.load(tmp_path / "case_0" / "case_0_seg.nii.gz")
+    source = nib.load(dataset / "case_0" / "case_0_t1.nii.gz")
+    assert seg.shape == source.shape and np.allclose(seg.affine, source.affine)
+    labels = np.asarray(seg.dataobj)
+    assert set(np.unique(labels)) <= {0, 1, 2, 4}
+    row = rows["case_0"]
+    assert float(row["wt_ml"]) == pytest.approx(np.isin(labels, (1, 2, 4)).sum() * 27 / 1000)
+    assert float(row["tc_ml"]) == pytest.approx(float(row["ncr_ml"]) + float(row["et_ml"]))
+    assert "far from 1 mm" in row["qc_flags"] and row["weights"] == "random (no checkpoint)"
