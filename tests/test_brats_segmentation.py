@@ -22,8 +22,12 @@ SMALL = ["--network_args#feature_size", "12", "--roi_size", "[64,64,64]", "--ove
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    """Two synthetic cases at 3 mm, a case missing its FLAIR, and one with NaNs in T2."""
+    """Two synthetic NIfTI cases at 3 mm, one as four DICOM series, a case missing its FLAIR,
+    and one with NaNs in T2."""
+    from medvit.data.synthetic_dicom import write_brats_dicom_case
+
     root = tmp_path_factory.mktemp("brats")
+    write_brats_dicom_case(root, "dicom_case", seed=4, spacing=3.0)
     for seed in (0, 1):
         write_brats_case(root, f"case_{seed}", seed=seed, spacing=3.0)
     paths = write_brats_case(root, "no_flair", seed=2, spacing=3.0)
@@ -53,7 +57,9 @@ def test_non_nested_sigmoids_become_consistent_labels():
 
 
 def test_discovery_by_names_and_dicom_descriptions(dataset):
-    assert [c.name for c in list_cases(dataset)] == ["case_0", "case_1", "nan_t2", "no_flair"]
+    assert [c.name for c in list_cases(dataset)] == ["case_0", "case_1", "dicom_case", "nan_t2", "no_flair"]
+    dicom = find_case_series(dataset / "dicom_case")
+    assert all(ref.series_uid for ref in dicom.values()) and len({r.series_uid for r in dicom.values()}) == 4
     refs = find_case_series(dataset / "case_0")
     assert list(refs) == ["t1", "t1ce", "t2", "flair"] and refs["t1ce"].path.name == "case_0_t1ce.nii.gz"
     with pytest.raises(MedvitError, match="no_flair: no flair series"):
@@ -99,3 +105,32 @@ def test_bundle_inference_writes_label_maps_and_volumes(dataset, tmp_path):
     assert float(row["wt_ml"]) == pytest.approx(np.isin(labels, (1, 2, 4)).sum() * 27 / 1000)
     assert float(row["tc_ml"]) == pytest.approx(float(row["ncr_ml"]) + float(row["et_ml"]))
     assert "far from 1 mm" in row["qc_flags"] and row["weights"] == "random (no checkpoint)"
+    assert row["dicom_seg"] == ""  # NIfTI input: no DICOM SEG
+    _check_dicom_seg(dataset / "dicom_case", tmp_path, rows["dicom_case"])
+
+
+def _check_dicom_seg(case, out, row):
+    """The SEG of a DICOM case: readable by highdicom, the source's patient and study, and each
+    frame equal to the label map's slice for the source image it references."""
+    import highdicom as hd
+    import nibabel as nib
+    import pydicom
+
+    from medvit.io.cases import find_case_series
+    from medvit.io.dicom_series import choose_series, list_series, sort_slices
+
+    assert row["status"] == "ok", row["error"]
+    seg = hd.seg.segread(out / row["dicom_seg"])
+    t1 = find_case_series(case)["t1"]
+    ordered, _ = sort_slices(t1.path, choose_series(t1.path, list_series(t1.path), t1.series_uid).slices)
+    sources = [pydicom.dcmread(h.path, stop_before_pixels=True) for h in ordered]
+    assert (seg.PatientID, seg.StudyInstanceUID) == (sources[0].PatientID, sources[0].StudyInstanceUID)
+    assert [d.SegmentLabel for d in seg.SegmentSequence] == ["Necrosis / non-enhancing tumour core",
+                                                             "Peritumoral edema", "Enhancing tumor"]
+    labels = np.asarray(nib.load(out / row["segmentation"]).dataobj)
+    uids = [ds.SOPInstanceUID for ds in sources]
+    frames = seg.get_pixels_by_source_instance(source_sop_instance_uids=uids, segment_numbers=[1, 2, 3])
+    for k in range(len(uids)):
+        for index, label in enumerate((1, 2, 4)):
+            np.testing.assert_array_equal(frames[k, :, :, index], (labels[:, :, k] == label).T)
+    assert float(row["wt_ml"]) == pytest.approx((labels > 0).sum() * 27 / 1000)

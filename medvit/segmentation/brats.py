@@ -22,12 +22,26 @@ from medvit.io.cases import BRATS_SERIES, find_case_series
 
 REGION_LABELS = {"tc": (1, 3, 4), "wt": (1, 2, 3, 4), "et": (3, 4), "ncr": (1,), "ed": (2,)}  # ET is 4 or 3
 VOLUME_COLUMNS = [f"{region}_ml" for region in REGION_LABELS]
-CASE_COLUMNS = [*VOLUME_COLUMNS, "qc_flags", "spacing_mm", "shape", "segmentation", "weights"]
+CASE_COLUMNS = [*VOLUME_COLUMNS, "qc_flags", "spacing_mm", "shape", "segmentation", "dicom_seg", "weights"]
 SPACING_RANGE_MM = (0.5, 1.5)  # the BraTS training data are resampled to 1 mm isotropic
+# DICOM SEG segments: SNOMED CT category "Morphologically abnormal structure" and the tissue type
+_ABNORMAL = ("49755003", "SCT", "Morphologically Abnormal Structure")
+
+
+def seg_segments(et_label: int):
+    """The three BraTS sub-regions as DICOM SEG segment definitions."""
+    from medvit.io.dicom_seg import SegmentDefinition
+
+    return [
+        SegmentDefinition(1, "Necrosis / non-enhancing tumour core", _ABNORMAL, ("6574001", "SCT", "Necrosis")),
+        SegmentDefinition(2, "Peritumoral edema", _ABNORMAL, ("79654002", "SCT", "Edema")),
+        SegmentDefinition(et_label, "Enhancing tumor", _ABNORMAL, ("108369006", "SCT", "Neoplasm")),
+    ]
 
 
 def load_case(case_dir: str | os.PathLike, file_patterns=None, descriptions=None):
-    """The four series of a case as one (4, X, Y, Z) float32 MetaTensor on the first series' grid.
+    """The four series of a case as one (4, X, Y, Z) float32 MetaTensor on the first series'
+    grid, and where that first series is (:class:`medvit.io.cases.SeriesRef`).
 
     Raises:
         MedvitError: a missing or ambiguous series, a 2D series, NaN / infinite values.
@@ -54,7 +68,7 @@ def load_case(case_dir: str | os.PathLike, file_patterns=None, descriptions=None
         same_grid = image.shape == reference.shape and np.allclose(image.affine, reference.affine, atol=1e-3)
         aligned.append(image if same_grid else resample(image, img_dst=reference))
     volume = torch.cat([a.as_tensor() for a in aligned], dim=0)
-    return reference.clone().set_array(volume) if hasattr(reference, "set_array") else volume
+    return reference.clone().set_array(volume), next(iter(refs.values()))
 
 
 def qc_flags(volume, spacing) -> list[str]:
@@ -123,7 +137,7 @@ def segment_brats_case(
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     case = Path(case_dir)
-    volume = load_case(case, file_patterns, descriptions)
+    volume, reference = load_case(case, file_patterns, descriptions)
     spacing = [float(s) for s in np.sqrt((np.asarray(volume.affine)[:3, :3] ** 2).sum(0))]
     flags = qc_flags(volume, spacing)
     image = NormalizeIntensity(nonzero=True, channel_wise=True)(volume.as_tensor())
@@ -134,6 +148,14 @@ def segment_brats_case(
     labels = brats_label_map(torch.sigmoid(logits) > 0.5, et_label)
     target = Path(output_dir) / case.name / f"{case.name}_seg.nii.gz"
     save_nifti(labels, target, affine=np.asarray(volume.affine), channel_dim=None)
+    seg_file = ""
+    if reference.series_uid:  # DICOM input: a DICOM SEG over the series the labels are on
+        from medvit.io.dicom_seg import write_dicom_seg
+
+        seg_path = target.with_name(f"{case.name}_seg.dcm")
+        write_dicom_seg(labels, reference.path, reference.series_uid, seg_path, seg_segments(et_label),
+                        series_description="Brain tumour (Swin UNETR, medvit)")
+        seg_file = os.path.relpath(seg_path, output_dir)
     voxel_ml = math.prod(spacing) / 1000.0
     row = {f"{region}_ml": float(np.isin(labels, codes).sum() * voxel_ml) for region, codes in REGION_LABELS.items()}
     row.update({
@@ -141,6 +163,7 @@ def segment_brats_case(
         "spacing_mm": "x".join(f"{s:.3g}" for s in spacing),
         "shape": "x".join(str(n) for n in labels.shape),
         "segmentation": os.path.relpath(target, output_dir),
+        "dicom_seg": seg_file,
         "weights": Path(checkpoint).name if checkpoint else "random (no checkpoint)",
     })
     return row
