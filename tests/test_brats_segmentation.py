@@ -16,8 +16,8 @@ from medvit.segmentation.brats_evaluation import region_scores
 from medvit.transforms.brats import brats_label_map
 
 BUNDLE = bundles_root() / "brats_swin_unetr_segmentation"
-SMALL = ["--network_args#feature_size", "12", "--roi_size", "[64,64,64]", "--overlap", "0.25", "--load_pretrain", "False",
-         "--progress", "False"]
+NETWORK = ["--network_args#feature_size", "12", "--roi_size", "[64,64,64]", "--overlap", "0.25", "--progress", "False"]
+SMALL = [*NETWORK, "--load_pretrain", "False"]
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +134,38 @@ def _check_dicom_seg(case, out, row):
         for index, label in enumerate((1, 2, 4)):
             np.testing.assert_array_equal(frames[k, :, :, index], (labels[:, :, k] == label).T)
     assert float(row["wt_ml"]) == pytest.approx((labels > 0).sum() * 27 / 1000)
+
+
+def test_train_json_runs_and_its_checkpoint_serves_inference(tmp_path):
+    """The paper's recipe (train.json) runs on synthetic NIfTI cases for one epoch; the saved
+    checkpoint loads into inference.json (current merging, as it was trained)."""
+    data = tmp_path / "data"
+    for seed in (10, 11):
+        write_brats_case(data, f"train_{seed}", seed=seed, spacing=3.0)
+    root = tmp_path / "bundle"
+    command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", "configs/train.json",
+               "--dataset_dir", str(data), "--bundle_root", str(root), "--max_epochs", "1", "--val_interval", "1",
+               "--warmup_epochs", "1", "--roi_size", "[64,64,64]", "--num_workers", "0",
+               "--network_args#feature_size", "12"]
+    result = subprocess.run(command, cwd=BUNDLE, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "val_mean_dice" in result.stdout + result.stderr
+    checkpoint = root / "models" / "model.pt"
+    command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", "configs/inference.json",
+               "--dataset_dir", str(data), "--output_dir", str(tmp_path / "out"), "--ckpt_path", str(checkpoint),
+               "--legacy_merging", "False", *NETWORK]
+    result = subprocess.run(command, cwd=BUNDLE, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "out" / "volumes.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["status"] for r in rows] == ["ok", "ok"] and all(r["weights"] == "model.pt" for r in rows)
+
+
+@pytest.mark.slow
+def test_demo_step_trains_then_segments(tmp_path):
+    from tests.conftest import run_cli
+
+    result = run_cli("demo", "--only", "brats-swin-unetr", "--out", str(tmp_path), timeout=1200)
+    assert result.returncode == 0, result.stderr
+    assert "synthetic_dicom: WT" in result.stdout and "DICOM SEG" in result.stdout
+    assert (tmp_path / "brats-swin-unetr" / "results" / "synthetic_dicom" / "synthetic_dicom_seg.dcm").is_file()

@@ -194,3 +194,26 @@ def run_brats_cohort(dataset_dir: str | os.PathLike, output_dir: str | os.PathLi
     return run_cohort(list_cases(dataset_dir), segment_brats_case, Path(output_dir) / "volumes.csv", settings,
                       columns=CASE_COLUMNS, workers=workers, scheduler=scheduler, case_id="name",
                       progress=progress, resume=resume, provenance=provenance)
+
+
+def training_items(dataset_dir: str | os.PathLike, label_pattern: str = "*_seg.nii.gz", file_patterns=None) -> list[dict]:
+    """``[{"image": [t1, t1ce, t2, flair], "label": seg}, ...]`` for the NIfTI cases of a dataset.
+
+    Every case folder needs its four series as NIfTI files on one grid and one label map
+    matching ``label_pattern`` (BraTS labels 1, 2, 4).
+
+    Raises:
+        MedvitError: no usable case; a case with DICOM series or without its label map.
+    """
+    from medvit.io.cases import list_cases
+
+    items = []
+    for case in list_cases(dataset_dir):
+        refs = find_case_series(case, BRATS_SERIES, file_patterns)
+        if any(ref.series_uid for ref in refs.values()):
+            raise MedvitError(f"{case.name}: training reads NIfTI cases; convert its DICOM series first")
+        labels = sorted(case.glob(label_pattern))
+        if len(labels) != 1:
+            raise MedvitError(f"{case.name}: expected one label map matching {label_pattern}, found {len(labels)}")
+        items.append({"image": [str(ref.path) for ref in refs.values()], "label": str(labels[0]), "case": case.name})
+    return items

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,9 @@ def region_scores(prediction: np.ndarray, reference: np.ndarray, spacing=None) -
         raise MedvitError(f"prediction {np.shape(prediction)} and reference {np.shape(reference)} differ in shape")
     pred, ref = regions(prediction), regions(reference)
     dice = compute_dice(pred, ref, include_background=True, ignore_empty=True)[0]
-    hd95 = compute_hausdorff_distance(pred, ref, include_background=True, percentile=95, spacing=spacing)[0]
+    with warnings.catch_warnings():  # MONAI 1.5-1.6 passes its own deprecated argument inside
+        warnings.filterwarnings("ignore", message=".*always_return_as_numpy", category=FutureWarning)
+        hd95 = compute_hausdorff_distance(pred, ref, include_background=True, percentile=95, spacing=spacing)[0]
     scores = {f"dice_{r}": float(v) for r, v in zip(REGIONS, dice)}
     scores.update({f"hd95_{r}": float(v) for r, v in zip(REGIONS, hd95)})
     return {key: (value if np.isfinite(value) else float("nan")) for key, value in scores.items()}

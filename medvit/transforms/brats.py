@@ -17,10 +17,10 @@ REGIONS = ("TC", "WT", "ET")  # channel order of the network's outputs (MONAI's 
 def brats_label_map(regions, et_label: int = ET_BRATS21) -> np.ndarray:
     """Region masks (3, X, Y, Z) in TC, WT, ET order → label map (X, Y, Z) uint8.
 
-    ET → ``et_label`` (4 in BraTS 2021, 3 in BraTS 2023); TC outside ET → 1 (necrosis /
-    non-enhancing core); WT outside TC → 2 (oedema). The regions are made nested first
-    (ET ⊂ TC ⊂ WT), as a network's separate sigmoids need not be: ET counts as core and
-    core as tumour.
+    As the Swin UNETR BraTS 2021 test script writes them: WT → 2 (oedema), then TC → 1
+    (necrosis / non-enhancing core), then ET → ``et_label`` (4 in BraTS 2021, 3 in BraTS
+    2023), each overwriting the one before. So a voxel any sigmoid calls ET is ET, and one
+    called TC is core, whatever WT says (the regions of the label map nest: ET ⊂ TC ⊂ WT).
     """
     array = np.asarray(regions.cpu() if hasattr(regions, "cpu") else regions).astype(bool)
     if array.ndim < 2 or array.shape[0] != 3:
