@@ -26,6 +26,21 @@ AFFINE_TOLERANCE = 1e-3  # mm
 warnings.filterwarnings("ignore", message="NvImgCodecPydicomReader")
 
 
+def quiet_gpu_dicom_reader_notices() -> None:
+    """Silence MONAI's notices that its GPU DICOM reader (nvImageCodec) is unavailable.
+
+    ``LoadImage`` builds that reader whenever it is created, also when told to use
+    :class:`MedvitReader`, and it logs a warning and warns once per process on machines
+    without nvImageCodec. medvit never uses that reader. Called when this module is imported,
+    so bundle configs that import medvit before building ``LoadImaged`` stay quiet.
+    """
+    logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="NvImgCodecPydicomReader", category=UserWarning)
+
+
+quiet_gpu_dicom_reader_notices()
+
+
 class MedvitReader(ImageReader):
     """MONAI reader over :func:`medvit.io.read_image`.
 
@@ -77,11 +92,6 @@ def load_image(path: str | os.PathLike | Sequence[str | os.PathLike], series_uid
     """
     from monai.transforms import LoadImage
 
-    # LoadImage also builds MONAI's GPU DICOM reader, which logs that nvImageCodec is missing;
-    # medvit never uses that reader.
-    logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="NvImgCodecPydicomReader")
-        loader = LoadImage(reader=MedvitReader(series_uid), image_only=True, ensure_channel_first=True)
+    loader = LoadImage(reader=MedvitReader(series_uid), image_only=True, ensure_channel_first=True)
     paths = [os.fspath(p) for p in path] if isinstance(path, (list, tuple)) else os.fspath(path)
     return loader(paths)

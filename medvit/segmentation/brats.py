@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+import medvit.io.monai_reader  # noqa: F401 - quiets MONAI's GPU DICOM reader before configs build LoadImaged
 from medvit.errors import MedvitError
 from medvit.io.cases import BRATS_SERIES, find_case_series
 
