@@ -16,7 +16,7 @@ the case function, and must not load numpy before their thread settings are in p
 
 from __future__ import annotations
 
-import importlib
+from medvit._lazy import lazy_exports
 
 _LAZY = {
     "run_cohort": "medvit.batch.runner",
@@ -30,11 +30,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

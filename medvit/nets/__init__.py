@@ -7,7 +7,7 @@ published BraTS 2021 checkpoints on MONAI ≥ 1.5 needs (:class:`LegacyPatchMerg
 
 from __future__ import annotations
 
-import importlib
+from medvit._lazy import lazy_exports
 
 _LAZY = {
     "LegacyPatchMerging": "medvit.nets.legacy_patch_merging",
@@ -18,11 +18,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
