@@ -40,9 +40,17 @@ def seg_segments(et_label: int):
     ]
 
 
-def load_case(case_dir: str | os.PathLike, file_patterns=None, descriptions=None):
-    """The four series of a case as one (4, X, Y, Z) float32 MetaTensor on the first series'
-    grid, and where that first series is (:class:`medvit.io.cases.SeriesRef`).
+def load_case(case_dir: str | os.PathLike, file_patterns=None, descriptions=None, register: bool = False):
+    """The four series of a case as one (4, X, Y, Z) float32 MetaTensor on one series' grid.
+
+    Args:
+        register: rigidly co-register T1, T2 and FLAIR onto T1ce (mutual information) and use
+            T1ce's grid; otherwise the series are only resampled onto T1's grid (same space assumed).
+
+    Returns:
+        ``(volume, reference, moves)``: the volume, where the grid's series is
+        (:class:`medvit.io.cases.SeriesRef`), and per registered series how far registration
+        moved it (``{"t2": {"translation_mm": ..., "rotation_deg": ...}, ...}``).
 
     Raises:
         MedvitError: a missing or ambiguous series, a 2D series, NaN / infinite values.
@@ -54,27 +62,46 @@ def load_case(case_dir: str | os.PathLike, file_patterns=None, descriptions=None
 
     case = Path(case_dir)
     refs = find_case_series(case, BRATS_SERIES, file_patterns, descriptions)
-    images = []
+    images = {}
     for name, ref in refs.items():
         image = load_image(ref.path, ref.series_uid)
         if image.ndim != 4 or image.shape[0] != 1:
             raise MedvitError(f"{case.name}: the {name} series {ref} is not a single 3D volume (shape {tuple(image.shape)})")
         if not torch.isfinite(image).all():
             raise MedvitError(f"{case.name}: the {name} series {ref} contains NaN or infinite values")
-        images.append(image)
-    reference = images[0]
+        images[name] = image
+    grid = "t1ce" if register else "t1"
+    reference = images[grid]
     resample = ResampleToMatch(mode="bilinear", padding_mode="zeros")
-    aligned = [reference]
-    for name, image in zip(BRATS_SERIES[1:], images[1:]):
-        same_grid = image.shape == reference.shape and np.allclose(image.affine, reference.affine, atol=1e-3)
-        aligned.append(image if same_grid else resample(image, img_dst=reference))
-    volume = torch.cat([a.as_tensor() for a in aligned], dim=0)
-    return reference.clone().set_array(volume), next(iter(refs.values()))
+    channels, moves = [], {}
+    for name, image in images.items():
+        if name == grid:
+            channels.append(image.as_tensor())
+        elif register:
+            from medvit.segmentation.registration import rigid_register
+
+            moved, info = rigid_register(image[0].numpy(), np.asarray(image.affine), reference[0].numpy(),
+                                         np.asarray(reference.affine))
+            channels.append(torch.from_numpy(moved)[None])
+            moves[name] = info
+        elif image.shape == reference.shape and np.allclose(image.affine, reference.affine, atol=1e-3):
+            channels.append(image.as_tensor())
+        else:
+            channels.append(resample(image, img_dst=reference).as_tensor())
+    volume = reference.clone().set_array(torch.cat(channels, dim=0))
+    return volume, refs[grid], moves
 
 
-def qc_flags(volume, spacing) -> list[str]:
+MAX_REGISTRATION_MOVE = (5.0, 5.0)  # mm, degrees: series this far apart were not co-registered
+
+
+def qc_flags(volume, spacing, moves: dict | None = None) -> list[str]:
     """Warnings that the case is unlike the data the model was trained on."""
     flags = []
+    for name, move in (moves or {}).items():
+        if move["translation_mm"] > MAX_REGISTRATION_MOVE[0] or move["rotation_deg"] > MAX_REGISTRATION_MOVE[1]:
+            flags.append(f"{name} was misaligned: registration moved it {move['translation_mm']:.1f} mm, "
+                         f"{move['rotation_deg']:.1f} degrees")
     if any(not SPACING_RANGE_MM[0] <= s <= SPACING_RANGE_MM[1] for s in spacing):
         flags.append(f"spacing {'x'.join(f'{s:.2g}' for s in spacing)} mm far from 1 mm")
     array = np.asarray(volume)
@@ -114,6 +141,7 @@ def segment_brats_case(
     et_label: int = 4,
     file_patterns: dict | None = None,
     descriptions: dict | None = None,
+    register: bool = False,
     device: str | None = None,
 ) -> dict:
     """Segment one case (see the module docstring) and return its row.
@@ -127,6 +155,7 @@ def segment_brats_case(
         roi_size, overlap, sw_batch_size: the sliding-window inference.
         et_label: label of enhancing tumour in the output (4 BraTS 2021, 3 BraTS 2023).
         file_patterns, descriptions: how the four series are found (see :mod:`medvit.io.cases`).
+        register: rigidly co-register the series onto T1ce first (then outputs are on T1ce's grid).
         device: "cuda" / "cpu"; default CUDA when available (then with AMP).
     """
     import torch
@@ -138,9 +167,9 @@ def segment_brats_case(
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     case = Path(case_dir)
-    volume, reference = load_case(case, file_patterns, descriptions)
+    volume, reference, moves = load_case(case, file_patterns, descriptions, register)
     spacing = [float(s) for s in np.sqrt((np.asarray(volume.affine)[:3, :3] ** 2).sum(0))]
-    flags = qc_flags(volume, spacing)
+    flags = qc_flags(volume, spacing, moves)
     image = NormalizeIntensity(nonzero=True, channel_wise=True)(volume.as_tensor())
     model = _network(json.dumps(network or {}, sort_keys=True), checkpoint, bool(legacy_merging), device)
     inferer = SlidingWindowInferer(roi_size=tuple(roi_size), sw_batch_size=sw_batch_size, overlap=overlap)
