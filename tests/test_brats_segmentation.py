@@ -171,9 +171,9 @@ def test_demo_step_trains_then_segments(tmp_path):
     assert (tmp_path / "brats-swin-unetr" / "results" / "synthetic_dicom" / "synthetic_dicom_seg.dcm").is_file()
 
 
-def test_ckpt_export_torchscript_matches_eager(tmp_path):
-    """``python -m monai.bundle ckpt_export`` (traced) on a checkpoint as published gives the
-    eager network's outputs within 1e-4 at the inference window size."""
+def _export(tmp_path, command_name, filename, *extra):
+    """A random SwinUNETR (feature size 12, legacy merging) saved as published, exported by
+    ``python -m monai.bundle <command_name>`` to ``tmp_path/filename``; returns the eager network."""
     import torch
     from monai.networks.nets import SwinUNETR
 
@@ -182,12 +182,21 @@ def test_ckpt_export_torchscript_matches_eager(tmp_path):
     torch.manual_seed(0)
     network = SwinUNETR(in_channels=4, out_channels=3, feature_size=12, downsample=LegacyPatchMerging).eval()
     torch.save({"state_dict": network.state_dict()}, tmp_path / "model.pt")
-    command = [sys.executable, "-m", "monai.bundle", "ckpt_export", "network_def", "--filepath", str(tmp_path / "model.ts"),
+    command = [sys.executable, "-m", "monai.bundle", command_name, "network_def", "--filepath", str(tmp_path / filename),
                "--ckpt_file", str(tmp_path / "model.pt"), "--key_in_ckpt", "state_dict",
                "--meta_file", "configs/metadata.json", "--config_file", "configs/inference.json",
-               "--use_trace", "True", "--input_shape", "[1,4,64,64,64]", "--network_args#feature_size", "12"]
+               "--input_shape", "[1,4,64,64,64]", "--network_args#feature_size", "12", *extra]
     result = subprocess.run(command, cwd=BUNDLE, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
+    return network
+
+
+def test_ckpt_export_torchscript_matches_eager(tmp_path):
+    """``python -m monai.bundle ckpt_export`` (traced) on a checkpoint as published gives the
+    eager network's outputs within 1e-4 at the inference window size."""
+    import torch
+
+    network = _export(tmp_path, "ckpt_export", "model.ts", "--use_trace", "True")
     exported = torch.jit.load(str(tmp_path / "model.ts"))
     x = torch.randn(2, 4, 64, 64, 64, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -199,19 +208,8 @@ def test_onnx_export_matches_eager(tmp_path):
     pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     import torch
-    from monai.networks.nets import SwinUNETR
 
-    from medvit.nets import LegacyPatchMerging
-
-    torch.manual_seed(0)
-    network = SwinUNETR(in_channels=4, out_channels=3, feature_size=12, downsample=LegacyPatchMerging).eval()
-    torch.save({"state_dict": network.state_dict()}, tmp_path / "model.pt")
-    command = [sys.executable, "-m", "monai.bundle", "onnx_export", "network_def", "--filepath", str(tmp_path / "model.onnx"),
-               "--ckpt_file", str(tmp_path / "model.pt"), "--key_in_ckpt", "state_dict",
-               "--meta_file", "configs/metadata.json", "--config_file", "configs/inference.json",
-               "--input_shape", "[1,4,64,64,64]", "--network_args#feature_size", "12"]
-    result = subprocess.run(command, cwd=BUNDLE, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    network = _export(tmp_path, "onnx_export", "model.onnx")
     session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
     x = torch.randn(1, 4, 64, 64, 64, generator=torch.Generator().manual_seed(1))
     (outputs,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
