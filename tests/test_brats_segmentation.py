@@ -222,7 +222,8 @@ def test_registration_aligns_a_moved_series_and_flags_it(tmp_path):
     again (correlation with the true FLAIR > 0.99) and the row's QC flags say it was misaligned."""
     import nibabel as nib
 
-    from medvit.segmentation.brats import load_case, qc_flags
+    from medvit.segmentation.brats import load_case
+    from medvit.segmentation.brats_qc import qc_flags
 
     paths = write_brats_case(tmp_path, "moved", seed=0, spacing=3.0)
     flair = nib.load(paths["flair"])
@@ -238,3 +239,54 @@ def test_registration_aligns_a_moved_series_and_flags_it(tmp_path):
     flags = qc_flags(volume, [3.0, 3.0, 3.0], moves)
     assert any(f.startswith("flair was misaligned") for f in flags)
     assert not any(f.startswith("t2 was") for f in flags)
+
+
+def test_intensity_flags_catch_what_brats_never_showed():
+    """Synthetic BraTS-like series pass; bright outliers, negative values and an 8-bit series
+    are flagged by name."""
+    from medvit.data.brats import brats_like_case
+    from medvit.segmentation.brats_qc import intensity_flags
+
+    image, _, _ = brats_like_case(seed=0, spacing=3.0)
+    assert intensity_flags(image) == []
+    odd = image.copy()
+    brain = odd[1] > 0
+    spots = np.flatnonzero(brain)[::300]  # 0.3 % of the brain 30 SD bright (fat, vessels, artefact)
+    odd[1].flat[spots] = odd[1][brain].mean() + 30 * odd[1][brain].std()
+    odd[2][brain] -= 400.0  # a signed series: not MR magnitude
+    odd[3] = np.round(odd[3] / odd[3].max() * 20)  # 21 levels: a screenshot, not a series
+    flags = intensity_flags(odd)
+    assert len(flags) == 3, flags
+    assert flags[0].startswith("t1ce intensities out of the trained range")
+    assert flags[1].startswith("t2 has negative intensities")
+    assert flags[2].startswith("flair has only")
+
+
+def test_brain_mask_skull_strips_the_input_and_bounds_the_labels(tmp_path):
+    """A case with skull and air noise is flagged as not skull-stripped; its brain mask file
+    (found by the default ``*_brainmask.nii.gz``) strips it: no flag, no label outside the mask."""
+    import nibabel as nib
+    from scipy import ndimage
+
+    from medvit.segmentation.brats import segment_brats_case
+
+    paths = write_brats_case(tmp_path / "cases", "head", seed=5, spacing=3.0)
+    rng = np.random.default_rng(0)
+    brain = np.asarray(nib.load(paths["t1"]).dataobj) > 0
+    skull = ndimage.binary_dilation(brain, iterations=3) & ~brain
+    for name in ("t1", "t1ce", "t2", "flair"):
+        image = nib.load(paths[name])
+        data = np.asarray(image.dataobj, dtype=np.float32)
+        data[~brain] = np.abs(rng.normal(0, 20, size=(~brain).sum()))  # air noise: never exactly zero
+        data[skull] = 900.0
+        nib.save(nib.Nifti1Image(data, image.affine), paths[name])
+    paths["seg"].unlink()
+    options = dict(output_dir=str(tmp_path / "out"), network={"feature_size": 12}, roi_size=(64, 64, 64), overlap=0.25)
+    unmasked = segment_brats_case(str(tmp_path / "cases" / "head"), brain_mask_pattern=None, **options)
+    assert "not skull-stripped" in unmasked["qc_flags"] and unmasked["brain_mask"] == ""
+    nib.save(nib.Nifti1Image(brain.astype(np.uint8), nib.load(paths["t1"]).affine),
+             tmp_path / "cases" / "head" / "head_brainmask.nii.gz")
+    masked = segment_brats_case(str(tmp_path / "cases" / "head"), **options)
+    assert "skull" not in masked["qc_flags"] and masked["brain_mask"] == "head_brainmask.nii.gz"
+    labels = np.asarray(nib.load(tmp_path / "out" / masked["segmentation"]).dataobj)
+    assert labels.shape == brain.shape and not labels[~brain].any()

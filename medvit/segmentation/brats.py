@@ -20,11 +20,11 @@ import numpy as np
 import medvit.io.monai_reader  # noqa: F401 - quiets MONAI's GPU DICOM reader before configs build LoadImaged
 from medvit.errors import MedvitError
 from medvit.io.cases import BRATS_SERIES, find_case_series
+from medvit.segmentation.brats_qc import qc_flags
 
 REGION_LABELS = {"tc": (1, 3, 4), "wt": (1, 2, 3, 4), "et": (3, 4), "ncr": (1,), "ed": (2,)}  # ET is 4 or 3
 VOLUME_COLUMNS = [f"{region}_ml" for region in REGION_LABELS]
-CASE_COLUMNS = [*VOLUME_COLUMNS, "qc_flags", "spacing_mm", "shape", "segmentation", "dicom_seg", "weights"]
-SPACING_RANGE_MM = (0.5, 1.5)  # the BraTS training data are resampled to 1 mm isotropic
+CASE_COLUMNS = [*VOLUME_COLUMNS, "qc_flags", "spacing_mm", "shape", "segmentation", "dicom_seg", "brain_mask", "weights"]
 # DICOM SEG segments: SNOMED CT category "Morphologically abnormal structure" and the tissue type
 _ABNORMAL = ("49755003", "SCT", "Morphologically Abnormal Structure")
 
@@ -92,26 +92,40 @@ def load_case(case_dir: str | os.PathLike, file_patterns=None, descriptions=None
     return volume, refs[grid], moves
 
 
-MAX_REGISTRATION_MOVE = (5.0, 5.0)  # mm, degrees: series this far apart were not co-registered
+def load_brain_mask(case_dir: str | os.PathLike, pattern: str, volume):
+    """The case's brain mask (a file matching ``pattern`` in the case folder) on ``volume``'s grid.
 
+    Args:
+        case_dir: the case folder.
+        pattern: glob for the mask file (NIfTI, or anything :func:`medvit.io.load_image` reads);
+            non-zero voxels are brain.
+        volume: (C, X, Y, Z) MetaTensor whose grid the mask is resampled onto (nearest neighbour).
 
-def qc_flags(volume, spacing, moves: dict | None = None) -> list[str]:
-    """Warnings that the case is unlike the data the model was trained on."""
-    flags = []
-    for name, move in (moves or {}).items():
-        if move["translation_mm"] > MAX_REGISTRATION_MOVE[0] or move["rotation_deg"] > MAX_REGISTRATION_MOVE[1]:
-            flags.append(f"{name} was misaligned: registration moved it {move['translation_mm']:.1f} mm, "
-                         f"{move['rotation_deg']:.1f} degrees")
-    if any(not SPACING_RANGE_MM[0] <= s <= SPACING_RANGE_MM[1] for s in spacing):
-        flags.append(f"spacing {'x'.join(f'{s:.2g}' for s in spacing)} mm far from 1 mm")
-    array = np.asarray(volume)
-    empty = [BRATS_SERIES[c] for c in range(array.shape[0]) if not np.any(array[c])]
-    if empty:
-        flags.append(f"empty series: {', '.join(empty)}")
-    background = np.mean(array[0] == 0)
-    if background < 0.2:  # skull-stripped BraTS volumes are mostly zero outside the brain
-        flags.append(f"only {background:.0%} zero voxels: not skull-stripped?")
-    return flags
+    Returns:
+        ``(mask, path)``: a (X, Y, Z) bool array, or ``(None, None)`` when no file matches.
+
+    Raises:
+        MedvitError: several files match, the mask is not 3D, or it is empty.
+    """
+    from monai.transforms import ResampleToMatch
+
+    from medvit.io import load_image
+
+    case = Path(case_dir)
+    files = sorted(p for p in case.glob(pattern) if p.is_file())
+    if not files:
+        return None, None
+    if len(files) > 1:
+        raise MedvitError(f"{case.name}: several brain masks match {pattern}: {', '.join(p.name for p in files)}")
+    mask = load_image(files[0])
+    if mask.ndim != 4 or mask.shape[0] != 1:
+        raise MedvitError(f"{case.name}: the brain mask {files[0].name} is not a 3D volume (shape {tuple(mask.shape)})")
+    if mask.shape[1:] != volume.shape[1:] or not np.allclose(mask.affine, volume.affine, atol=1e-3):
+        mask = ResampleToMatch(mode="nearest", padding_mode="zeros")(mask, img_dst=volume)
+    mask = np.asarray(mask[0]) > 0
+    if not mask.any():
+        raise MedvitError(f"{case.name}: the brain mask {files[0].name} is empty on the series' grid")
+    return mask, files[0]
 
 
 @functools.lru_cache(maxsize=2)
@@ -142,7 +156,9 @@ def segment_brats_case(
     file_patterns: dict | None = None,
     descriptions: dict | None = None,
     register: bool = False,
+    brain_mask_pattern: str | None = "*_brainmask.nii.gz",
     device: str | None = None,
+    amp: bool | None = None,
 ) -> dict:
     """Segment one case (see the module docstring) and return its row.
 
@@ -156,7 +172,11 @@ def segment_brats_case(
         et_label: label of enhancing tumour in the output (4 BraTS 2021, 3 BraTS 2023).
         file_patterns, descriptions: how the four series are found (see :mod:`medvit.io.cases`).
         register: rigidly co-register the series onto T1ce first (then outputs are on T1ce's grid).
-        device: "cuda" / "cpu"; default CUDA when available (then with AMP).
+        brain_mask_pattern: a brain mask in the case folder matching this glob, when there is
+            one, skull-strips the series before inference and bounds the labels (None: never).
+        device: "cuda" / "cpu"; default CUDA when available.
+        amp: mixed precision (float16 on CUDA, bfloat16 on CPU); None: on CUDA only. On CPUs
+            with AMX / AVX-512 BF16 it is the fast CPU path (``benchmarks/brats_cpu_speed.py``).
     """
     import torch
     from monai.inferers import SlidingWindowInferer
@@ -168,14 +188,21 @@ def segment_brats_case(
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     case = Path(case_dir)
     volume, reference, moves = load_case(case, file_patterns, descriptions, register)
+    brain, mask_path = load_brain_mask(case, brain_mask_pattern, volume) if brain_mask_pattern else (None, None)
+    if brain is not None:
+        volume = volume * torch.from_numpy(brain)
     spacing = [float(s) for s in np.sqrt((np.asarray(volume.affine)[:3, :3] ** 2).sum(0))]
     flags = qc_flags(volume, spacing, moves)
     image = NormalizeIntensity(nonzero=True, channel_wise=True)(volume.as_tensor())
     model = _network(json.dumps(network or {}, sort_keys=True), checkpoint, bool(legacy_merging), device)
     inferer = SlidingWindowInferer(roi_size=tuple(roi_size), sw_batch_size=sw_batch_size, overlap=overlap)
-    with torch.no_grad(), torch.autocast(device_type=device, enabled=device == "cuda"):
+    device_type = torch.device(device).type
+    amp = device_type == "cuda" if amp is None else amp
+    with torch.no_grad(), torch.autocast(device_type=device_type, enabled=bool(amp)):
         logits = inferer(image[None].to(device), model)[0].float()
     labels = brats_label_map(torch.sigmoid(logits) > 0.5, et_label)
+    if brain is not None:
+        labels[~brain] = 0
     target = Path(output_dir) / case.name / f"{case.name}_seg.nii.gz"
     save_nifti(labels, target, affine=np.asarray(volume.affine), channel_dim=None)
     seg_file = ""
@@ -194,6 +221,7 @@ def segment_brats_case(
         "shape": "x".join(str(n) for n in labels.shape),
         "segmentation": os.path.relpath(target, output_dir),
         "dicom_seg": seg_file,
+        "brain_mask": mask_path.name if mask_path else "",
         "weights": Path(checkpoint).name if checkpoint else "random (no checkpoint)",
     })
     return row
