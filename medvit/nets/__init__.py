@@ -2,7 +2,10 @@
 
 Swin UNETR itself is MONAI's ``monai.networks.nets.SwinUNETR``; medvit adds what running the
 published BraTS 2021 checkpoints on MONAI ≥ 1.5 needs (:class:`LegacyPatchMerging`,
-:func:`load_state_dict`). Imported lazily: ``import medvit.nets`` does not import torch.
+:func:`load_state_dict`). One ViT (:class:`ViT`, :func:`build_vit`) built from MONAI's blocks
+in timm's layout serves the MAE thorax classifier, its pre-training (:class:`MaskedAutoencoder`)
+and Uni4Eye; :func:`load_checkpoint` reads timm / MAE / medical_mae files into it. Imported
+lazily: ``import medvit.nets`` does not import torch.
 """
 
 from __future__ import annotations
@@ -13,6 +16,11 @@ _LAZY = {
     "LegacyPatchMerging": "medvit.nets.legacy_patch_merging",
     "load_state_dict": "medvit.nets.checkpoints",
     "read_state_dict": "medvit.nets.checkpoints",
+    "ViT": "medvit.nets.vit",
+    "build_vit": "medvit.nets.vit",
+    "MaskedAutoencoder": "medvit.nets.mae",
+    "build_mae": "medvit.nets.mae",
+    "load_checkpoint": "medvit.nets.vit_checkpoints",
 }
 
 __all__ = list(_LAZY)

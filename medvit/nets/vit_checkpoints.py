@@ -1,0 +1,133 @@
+"""Loading timm / MAE / medical_mae ViT checkpoints into medvit's :class:`~medvit.nets.vit.ViT`.
+
+Those files are ``{"model": state_dict}`` with timm ``VisionTransformer`` key names; MAE
+pre-training files also carry the decoder (``decoder_embed``, ``mask_token``,
+``decoder_pos_embed``, ``decoder_blocks``, ``decoder_norm``, ``decoder_pred``). Loading maps
+the names, interpolates the position embedding when the patch grid differs (bicubic for 2D,
+trilinear for 3D, as MAE's ``interpolate_pos_embed``), drops what a classifier does not use
+(decoder, a head of another size, ``norm`` under global pooling) and refuses anything else
+that does not fit, naming the file and the parameters.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn.functional as F
+
+from medvit.errors import MedvitError
+from medvit.nets.checkpoints import read_state_dict
+
+# timm / MAE name fragment -> medvit name fragment (inside MONAI's SABlock and MLPBlock).
+BLOCK_RENAMES = ((".attn.proj.", ".attn.out_proj."), (".mlp.fc1.", ".mlp.linear1."), (".mlp.fc2.", ".mlp.linear2."))
+# MAE's flat decoder names -> medvit's ``decoder.`` submodule.
+DECODER_RENAMES = (("decoder_embed.", "decoder.embed."), ("mask_token", "decoder.mask_token"),
+                   ("decoder_pos_embed", "decoder.pos_embed"), ("decoder_blocks.", "decoder.blocks."),
+                   ("decoder_norm.", "decoder.norm."), ("decoder_pred.", "decoder.pred."))
+
+
+def _rename(key: str, pairs, forward: bool) -> str:
+    for timm_name, medvit_name in pairs:
+        old, new = (timm_name, medvit_name) if forward else (medvit_name, timm_name)
+        key = key.replace(old, new)
+    return key
+
+
+def timm_to_medvit(state: dict) -> dict:
+    """Rename a timm / MAE ViT state dict to medvit's names (encoder keys as in :class:`ViT`,
+    MAE decoder keys under ``decoder.``)."""
+    renamed = {}
+    for key, value in state.items():
+        key = _rename(key, BLOCK_RENAMES, forward=True)
+        decoder = next((pair for pair in DECODER_RENAMES if key.startswith(pair[0])), None)
+        renamed[decoder[1] + key[len(decoder[0]):] if decoder else key] = value
+    return renamed
+
+
+def medvit_to_timm(state: dict) -> dict:
+    """Inverse of :func:`timm_to_medvit`; a :class:`MaskedAutoencoder`'s ``encoder.`` prefix is dropped."""
+    renamed = {}
+    for key, value in state.items():
+        key = _rename(key.removeprefix("encoder."), BLOCK_RENAMES, forward=False)
+        decoder = next((pair for pair in DECODER_RENAMES if key.startswith(pair[1])), None)
+        renamed[decoder[0] + key[len(decoder[1]):] if decoder else key] = value
+    return renamed
+
+
+def resize_position_embedding(table: torch.Tensor, grid_size: tuple[int, ...], num_prefix_tokens: int = 1) -> torch.Tensor:
+    """Interpolate a (1, prefix + N_old, D) position table onto ``grid_size`` patches.
+
+    The old grid is taken as square / cubic (as published checkpoints are). The class token's
+    row is kept as is.
+    """
+    prefix, grid = table[:, :num_prefix_tokens], table[:, num_prefix_tokens:]
+    dims = len(grid_size)
+    side = round(grid.shape[1] ** (1 / dims))
+    if side**dims != grid.shape[1]:
+        raise ValueError(f"a position table of {grid.shape[1]} patches is not a square / cubic grid")
+    if (side,) * dims == tuple(grid_size):
+        return table
+    width = grid.shape[-1]
+    grid = grid.reshape(1, *(side,) * dims, width).movedim(-1, 1)
+    mode = "bicubic" if dims == 2 else "trilinear"
+    grid = F.interpolate(grid.float(), size=tuple(grid_size), mode=mode, align_corners=False).to(table.dtype)
+    return torch.cat([prefix, grid.movedim(1, -1).reshape(1, -1, width)], dim=1)
+
+
+def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike, map_location: str = "cpu") -> dict:
+    """Load a timm / MAE / medical_mae (or medvit) ViT checkpoint into ``model``.
+
+    ``model`` is a :class:`~medvit.nets.vit.ViT` or a :class:`~medvit.nets.mae.MaskedAutoencoder`.
+    Accepts ``{"model": ...}`` / ``{"state_dict": ...}`` nesting and ``module.`` prefixes.
+
+    Returns:
+        what was not taken from the file: ``{"initialised": [...], "ignored": [...]}`` parameter
+        names (e.g. a new classification head; a pre-training decoder when fine-tuning).
+
+    Raises:
+        MedvitError: naming the file, when parameters the model needs are missing, or shapes
+            differ beyond the head and the position embedding.
+    """
+    state = read_state_dict(path, map_location)
+    prefix = "encoder." if hasattr(model, "encoder") else ""
+    if any(".attn.out_proj." in key for key in state):  # medvit's own names: make the encoder's flat
+        state = {key.removeprefix("encoder."): value for key, value in state.items()}
+    else:
+        state = timm_to_medvit(state)
+    state = {key if key.startswith("decoder.") else prefix + key: value for key, value in state.items()}
+    own = model.state_dict()
+    ignored = [key for key in state if key not in own]
+    state = {key: value for key, value in state.items() if key in own}
+    for key in (k for k in state if k.endswith("pos_embed")):
+        target = own[key]
+        grid = _grid_of(model, key)
+        if state[key].shape != target.shape and grid is not None:
+            try:
+                state[key] = resize_position_embedding(state[key], grid)
+            except ValueError as err:
+                raise MedvitError(f"{path}: {key}: {err}") from None
+    for key in [k for k in state if state[k].shape != own[k].shape]:
+        if key.startswith("head."):
+            ignored.append(key)  # a head for another label set: fine-tuning starts a new one
+            del state[key]
+        else:
+            raise MedvitError(f"{path}: {key} has shape {tuple(state[key].shape)}, the model needs "
+                              f"{tuple(own[key].shape)} (another architecture?)")
+    initialised = [key for key in own if key not in state]
+    allowed = tuple(p + name for p in {"", prefix} for name in ("head.", "fc_norm.", "decoder."))
+    needed = [key for key in initialised if not key.startswith(allowed)]
+    if needed:
+        raise MedvitError(f"{path}: {len(needed)} parameter(s) the model needs are not in the checkpoint, "
+                          f"e.g. {needed[0]} (not a ViT checkpoint, or another depth / width?)")
+    model.load_state_dict(state, strict=False)
+    return {"initialised": initialised, "ignored": sorted(ignored)}
+
+
+def _grid_of(model: torch.nn.Module, key: str) -> tuple[int, ...] | None:
+    """The patch grid a ``*pos_embed`` parameter of ``model`` belongs to."""
+    owner = model.get_submodule(key.rsplit(".", 1)[0]) if "." in key else model
+    grid = getattr(owner, "grid_size", None)
+    if grid is None and hasattr(model, "encoder"):
+        grid = model.encoder.grid_size
+    return tuple(grid) if grid is not None else None
