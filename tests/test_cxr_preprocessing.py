@@ -43,9 +43,25 @@ def test_letterbox_keeps_the_whole_chest_of_a_portrait_image():
     assert boxed.shape == (1, 256, 256)
     columns_with_image = np.flatnonzero(boxed[0].max(axis=1) > 0.5)
     assert len(columns_with_image) == 128 and boxed[0, 128, :].min() > 0.5  # full height, half width, centred
-    normalised = cxr_network_input(np.full((300, 300), CXR_MEAN, np.float32), channels=1)
+    normalised = np.asarray(cxr_network_input(np.full((300, 300), CXR_MEAN, np.float32), channels=1))
     assert normalised.shape == (1, 224, 224) and np.allclose(normalised, 0.0, atol=1e-5)
-    assert np.isclose(cxr_network_input(np.ones((300, 300), np.float32))[0].max(), (1 - CXR_MEAN) / CXR_STD)
+    assert np.isclose(float(cxr_network_input(np.ones((300, 300), np.float32))[0].max()), (1 - CXR_MEAN) / CXR_STD)
+
+
+def test_network_grid_maps_go_back_onto_the_radiograph():
+    from medvit.transforms.cxr import to_image_grid
+
+    intensity = np.zeros((300, 500), np.float32)  # (W, H): portrait
+    network_input = cxr_network_input(intensity)
+    spot = np.zeros((224, 224), np.float32)
+    spot[100:124, 100:124] = 1.0  # the centre of the network's view
+    back = to_image_grid(spot, network_input)
+    assert back.shape == (300, 500)
+    from scipy import ndimage
+
+    x, y = ndimage.center_of_mass(back)
+    assert abs(x - 150) < 3 and abs(y - 250) < 3  # the centre of the radiograph
+    assert back.sum() == pytest.approx(24 * 24 * (300 / 154) * (500 / 256), rel=0.1)  # the spot's area scaled
 
 
 def test_bad_radiographs_are_named():

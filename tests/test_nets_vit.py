@@ -107,3 +107,19 @@ def test_build_mae_uses_the_papers_decoders():
     assert mae.mask_ratio == 0.9
     assert len(mae.decoder.blocks) == 2 and mae.decoder.embed.out_features == 512
     assert len(build_mae("vit_base_patch16").decoder.blocks) == 8
+
+
+def test_layer_decay_gives_deeper_blocks_more_lr_and_spares_norms_from_decay():
+    from medvit.nets import layer_decay_param_groups
+
+    model = ViT(**TINY, num_classes=14)
+    groups = layer_decay_param_groups(model, lr=1e-3, weight_decay=0.05, layer_decay=0.5)
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}
+    decay_of = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
+    assert lr_of[id(model.head.weight)] == 1e-3
+    assert lr_of[id(model.blocks[1].attn.qkv.weight)] == 1e-3 * 0.5  # last of 2 blocks
+    assert lr_of[id(model.blocks[0].attn.qkv.weight)] == 1e-3 * 0.25
+    assert lr_of[id(model.patch_embed.proj.weight)] == lr_of[id(model.cls_token)] == 1e-3 * 0.125
+    assert decay_of[id(model.blocks[0].norm1.weight)] == 0 and decay_of[id(model.pos_embed)] == 0
+    assert decay_of[id(model.blocks[0].mlp.linear1.weight)] == 0.05

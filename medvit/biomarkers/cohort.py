@@ -14,25 +14,14 @@ from medvit.batch.ids import file_sha256
 from medvit.biomarkers.masks import find_mask, read_vessel_masks
 from medvit.biomarkers.pipeline import biomarker_columns, measure_fundus
 from medvit.errors import MedvitError
+from medvit.io.files import list_image_files
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm")
 BUNDLE_NAME = "pvbm_vessel_biomarkers"
 
 
 def list_fundus_images(folder: str | os.PathLike, exclude: tuple[str | os.PathLike | None, ...] = ()) -> list[Path]:
-    """Photos under ``folder`` (recursively, by suffix), sorted; files under ``exclude`` folders skipped."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise MedvitError(f"{folder}: not a folder of fundus photographs")
-    skip = [Path(e).resolve() for e in exclude if e]
-    images = [
-        p for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-        and not any(s in p.resolve().parents for s in skip)
-    ]
-    if not images:
-        raise MedvitError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
-    return images
+    """Photos under ``folder`` (recursively), sorted; files under ``exclude`` folders skipped."""
+    return list_image_files(folder, exclude, what="fundus photographs")
 
 
 def _masks_are_av(masks_dir: str | None, images: list[Path]) -> bool:

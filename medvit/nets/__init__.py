@@ -21,6 +21,7 @@ _LAZY = {
     "MaskedAutoencoder": "medvit.nets.mae",
     "build_mae": "medvit.nets.mae",
     "load_checkpoint": "medvit.nets.vit_checkpoints",
+    "layer_decay_param_groups": "medvit.nets.layer_decay",
 }
 
 __all__ = list(_LAZY)

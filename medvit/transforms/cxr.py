@@ -11,6 +11,8 @@ paper's normalisation.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from medvit.errors import MedvitError
@@ -56,6 +58,17 @@ def cxr_display_intensity(image: np.ndarray, meta: dict | None = None) -> np.nda
     return np.clip((values - low) / (high - low), 0.0, 1.0)
 
 
+@functools.lru_cache(maxsize=8)  # one instance per size: MONAI's inverse checks it is the same transform
+def cxr_geometry(size: int = RESIZE, crop: int = CROP):
+    """Letterbox to ``size``² (long side resized keeping the aspect ratio, short side zero-padded),
+    then centre-crop ``crop``²: MONAI invertible transforms on (C, W, H), so a saliency map on
+    the network's grid can be carried back onto the radiograph's (:func:`to_image_grid`)."""
+    from monai.transforms import CenterSpatialCrop, Compose, Resize, SpatialPad
+
+    return Compose([Resize(size, size_mode="longest", mode="area"), SpatialPad((size, size)),
+                    CenterSpatialCrop((crop, crop))])
+
+
 def letterbox(image: np.ndarray, size: int = RESIZE) -> np.ndarray:
     """Resize so the long side is ``size`` keeping the aspect ratio, then zero-pad to ``size``².
 
@@ -65,25 +78,34 @@ def letterbox(image: np.ndarray, size: int = RESIZE) -> np.ndarray:
     Returns:
         (C, size, size) float32.
     """
-    from monai.transforms import Resize, SpatialPad
-
-    resized = Resize(size, size_mode="longest", mode="area")(image)
-    return np.asarray(SpatialPad((size, size))(resized), dtype=np.float32)
+    return np.asarray(cxr_geometry(size, size)(image), dtype=np.float32)
 
 
-def cxr_network_input(intensity: np.ndarray, channels: int = 3) -> np.ndarray:
-    """The classifier's input from :func:`cxr_display_intensity`: letterbox to 256², centre crop
-    224², the paper's normalisation, grey repeated to ``channels`` (3 for ImageNet-layout ViTs).
+def cxr_network_input(intensity: np.ndarray, channels: int = 3):
+    """The classifier's input from :func:`cxr_display_intensity`: :func:`cxr_geometry` (letterbox
+    to 256², centre crop 224²), the paper's normalisation, grey repeated to ``channels`` (3 for
+    ImageNet-layout ViTs).
 
     Args:
         intensity: (W, H) in [0, 1].
 
     Returns:
-        (channels, 224, 224) float32.
+        (channels, 224, 224) float32 MetaTensor that remembers the geometry applied.
     """
-    from monai.transforms import CenterSpatialCrop
+    import torch
+    from monai.data import MetaTensor
 
-    square = letterbox(intensity[None], RESIZE)
-    cropped = np.asarray(CenterSpatialCrop((CROP, CROP))(square))
-    normalised = (cropped - CXR_MEAN) / CXR_STD
-    return np.repeat(normalised, channels, axis=0).astype(np.float32)
+    square = cxr_geometry()(MetaTensor(torch.as_tensor(intensity, dtype=torch.float32)[None]))
+    normalised = (square - CXR_MEAN) / CXR_STD
+    return normalised.repeat(channels, 1, 1)
+
+
+def to_image_grid(network_map, network_input) -> np.ndarray:
+    """Carry a (224, 224) map on the network's grid back onto the radiograph's (W, H) grid by
+    inverting the geometry ``network_input`` went through (outside the crop: zero)."""
+    import torch
+    from monai.data import MetaTensor
+
+    values = MetaTensor(torch.as_tensor(network_map, dtype=torch.float32)[None])
+    values.applied_operations = list(network_input.applied_operations)
+    return np.asarray(cxr_geometry().inverse(values))[0]

@@ -1,0 +1,1 @@
+"""Image classification pipelines: per-image functions the cohort runner calls."""
