@@ -49,6 +49,21 @@ def folder_acceleration(folder: str) -> int | None:
     return int(match.group(1))
 
 
+def case_dir(
+    root: str | os.PathLike,
+    case: str,
+    kind: str = "cine_sax",
+    acceleration: int | None = None,
+    split: str = "TrainingSet",
+    single_coil: bool = False,
+) -> Path:
+    """``root/{MultiCoil|SingleCoil}/{Cine|Mapping}/split/{FullSample|AccFactorRR}/case``."""
+    if kind not in TASK_FOLDERS:
+        raise ValueError(f"unknown CMRxRecon file kind '{kind}'; known: {', '.join(TASK_FOLDERS)}")
+    coil = COIL_FOLDERS[1] if single_coil else COIL_FOLDERS[0]
+    return Path(root) / coil / TASK_FOLDERS[kind] / split / acceleration_folder(acceleration) / case
+
+
 def kspace_variable(acceleration: int | None = None, single_coil: bool = False) -> str:
     """``kspace_full``, ``kspace_sub04``, ``kspace_single_sub08``, ..."""
     base = "kspace_single" if single_coil else "kspace"
