@@ -106,6 +106,21 @@ def is_mat_v73(path: str | os.PathLike) -> bool:
     return Path(path).is_file() and h5py.is_hdf5(path)
 
 
+def mat_variables(path: str | os.PathLike) -> list[str]:
+    """The variable names of a .mat file (v7.3 or v5), sorted."""
+    if is_mat_v73(path):
+        import h5py
+
+        with open_hdf5(path) as file:
+            return sorted(k for k, v in file.items() if isinstance(v, h5py.Dataset) and not k.startswith("#"))
+    from scipy.io import whosmat
+
+    try:
+        return sorted(entry[0] for entry in whosmat(path))
+    except (ValueError, OSError, TypeError) as err:
+        raise ImageReadError(path, f"not a readable MATLAB file ({first_line(err)})") from None
+
+
 def _decode(ds) -> np.ndarray:
     if complex_fields(ds) is not None:
         return read_complex(ds)
@@ -135,15 +150,15 @@ def read_mat_variable(path: str | os.PathLike, name: str, matlab_order: bool = F
         with open_hdf5(path) as file:
             array = _decode(dataset(file, name))
         return array.T if matlab_order else array
-    from scipy.io import loadmat, whosmat
+    from scipy.io import loadmat
 
     if not path.is_file():
         raise ImageReadError(path, "no such file")
+    names = mat_variables(path)
+    if name not in names:
+        raise VariableReadError(path, name, f"is not in the file; it holds: {', '.join(names) or 'nothing'}")
     try:
-        names = [entry[0] for entry in whosmat(path)]
-        array = loadmat(path, variable_names=[name]).get(name)
+        array = loadmat(path, variable_names=[name])[name]
     except (ValueError, OSError, TypeError) as err:
         raise ImageReadError(path, f"not a readable MATLAB file ({first_line(err)})") from None
-    if array is None:
-        raise VariableReadError(path, name, f"is not in the file; it holds: {', '.join(names) or 'nothing'}")
     return array if matlab_order else array.T

@@ -57,6 +57,18 @@ def _check_task(task: str) -> None:
         raise MedvitError(f"unknown CMRxRecon task '{task}'; known: {', '.join(TASKS)}")
 
 
+def ranking_frames(num_frames: int, task: str) -> slice:
+    """The first 3 frames of cine, every weighting of mapping."""
+    _check_task(task)
+    return slice(0, min(num_frames, CINE_FRAMES) if task == "cine" else num_frames)
+
+
+def ranking_crop(images: np.ndarray) -> np.ndarray:
+    """Magnitude of (sx, sy, ...) images centre-cropped to ``[round(sx/3), round(sy/2)]``, float32."""
+    sx, sy = np.shape(images)[:2]
+    return center_crop(np.abs(images), ranking_crop_shape(sx, sy)).astype(np.float32)
+
+
 def ranking_volume(volume: np.ndarray, task: str) -> np.ndarray:
     """What the challenge ranks (``img4ranking``): selected slices and frames, cropped, single.
 
@@ -71,10 +83,8 @@ def ranking_volume(volume: np.ndarray, task: str) -> np.ndarray:
     volume = np.asarray(volume)
     if volume.ndim != 4:
         raise MedvitError(f"expected images (sx, sy, z, t), got shape {volume.shape}")
-    sx, sy, num_slices, _ = volume.shape
-    frames = slice(0, CINE_FRAMES) if task == "cine" else slice(None)
-    selected = np.abs(volume[:, :, ranking_slices(num_slices), frames])
-    return center_crop(selected, ranking_crop_shape(sx, sy)).astype(np.float32)
+    num_slices, num_frames = volume.shape[2:]
+    return ranking_crop(volume[:, :, ranking_slices(num_slices), ranking_frames(num_frames, task)])
 
 
 def score_image(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
