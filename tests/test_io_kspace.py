@@ -63,14 +63,17 @@ def test_cmrx_kspace_reads_one_slice_at_a_time(cine):
     path, full, mask = cine
     with CMRxKSpace(path, "kspace_full") as kspace:
         assert kspace.shape == (3, 2, 4, 40, 12) and not kspace.single_coil
+        assert kspace.acceleration is None and kspace.read_line_mask().all()
         assert (kspace.num_frames, kspace.num_slices, kspace.num_coils) == (3, 2, 4)
         np.testing.assert_array_equal(kspace.read_slice(2, 1), full[2, 1])
         assert [index for index, _ in kspace.slices()] == [(t, z) for t in range(3) for z in range(2)]
         with pytest.raises(IndexError):
             kspace.read_slice(3, 0)
     with CMRxKSpace(path, "kspace_sub04") as sub:
+        assert sub.acceleration == 4
         lines = sub.check_mask(read_cmrx_mask(mask_path(path), 4), mask_path(path), "mask04")
         np.testing.assert_array_equal(lines, mask[:, 0])
+        np.testing.assert_array_equal(sub.read_line_mask(), lines)  # from cine_sax_mask.mat beside it
         np.testing.assert_array_equal(sub.read_slice(0, 0)[:, ~lines], 0)
 
 

@@ -60,6 +60,21 @@ def test_shift_free_ffts_equal_the_centred_ones(h, w):
     torch.testing.assert_close(fft2c(x), sign * board * torch.fft.fft2(board * x, norm="ortho"))
 
 
+def test_single_coil_has_no_sensitivity_network():
+    net = VarNet(**SMALL, single_coil=True)
+    assert not any(key.startswith("sens_net") for key in net.state_dict())
+    kspace, mask = _slice(num_coils=4, h=64, w=48)
+    single = kspace[:, :1]
+    with torch.no_grad():
+        torch.testing.assert_close(
+            VarNet(**{**SMALL, "num_cascades": 0}, single_coil=True)(single, mask),
+            zero_filled(torch.view_as_complex(single)[:, 0], coil_axis=None), atol=1e-5, rtol=1e-5,
+        )
+        assert net(single, mask).shape == (1, 64, 48)
+    with pytest.raises(ValueError, match="takes one coil"):
+        net(kspace, mask)
+
+
 def test_trains():
     net = VarNet(**SMALL)
     kspace, mask = _slice(num_coils=3, h=32, w=40, acceleration=4)

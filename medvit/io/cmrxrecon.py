@@ -159,6 +159,20 @@ class CMRxKSpace(OpenFile):
             for z in range(self.num_slices):
                 yield (t, z), self.read_slice(t, z)
 
+    @property
+    def acceleration(self) -> int | None:
+        """R of a ``kspace_subRR`` variable; None for fully sampled k-space."""
+        match = re.search(r"_sub(\d+)$", self.variable)
+        return int(match.group(1)) if match else None
+
+    def read_line_mask(self) -> np.ndarray:
+        """The sampled ky lines, bool (ky,): from the ``*_mask.mat`` file beside this one, checked
+        against the k-space (:meth:`check_mask`); every line for fully sampled k-space."""
+        if self.acceleration is None:
+            return np.ones(self.shape[-2], dtype=bool)
+        path, name = mask_path(self.path), mask_variable(self.acceleration)
+        return self.check_mask(read_cmrx_mask(path, self.acceleration), path, name)
+
     def check_mask(self, mask: np.ndarray, mask_file: str | os.PathLike, mask_name: str) -> np.ndarray:
         """Check that a ``[ky, kx]`` mask belongs to this k-space; return its ky line vector.
 

@@ -164,12 +164,16 @@ class VarNet(nn.Module):
         sens_chans, sens_pools: channels and down-sampling steps of the sensitivity U-Net.
         chans, pools: channels and down-sampling steps of each cascade's U-Net.
         mask_center: estimate coil maps from the centre lines only.
+        single_coil: for single-coil k-space: no sensitivity network (its parameters are
+            absent from the state dict), the one coil's map is 1.
     """
 
     def __init__(self, num_cascades: int = 12, sens_chans: int = 8, sens_pools: int = 4, chans: int = 18,
-                 pools: int = 4, mask_center: bool = True):
+                 pools: int = 4, mask_center: bool = True, single_coil: bool = False):
         super().__init__()
-        self.sens_net = SensitivityModel(chans=sens_chans, num_pools=sens_pools, mask_center=mask_center)
+        self.single_coil = single_coil
+        if not single_coil:
+            self.sens_net = SensitivityModel(chans=sens_chans, num_pools=sens_pools, mask_center=mask_center)
         self.cascades = nn.ModuleList([VarNetBlock(NormUnet(chans, pools)) for _ in range(num_cascades)])
 
     def forward(self, masked_kspace: torch.Tensor, mask: torch.Tensor, num_low_frequencies: int | None = None) -> torch.Tensor:
@@ -185,7 +189,12 @@ class VarNet(nn.Module):
         """
         kspace = torch.view_as_complex(masked_kspace.contiguous())
         line_mask = mask[..., 0].bool()
-        sens_maps = self.sens_net(kspace, mask, num_low_frequencies)
+        if self.single_coil:
+            if kspace.shape[1] != 1:
+                raise ValueError(f"a single-coil VarNet takes one coil, got k-space of shape {tuple(masked_kspace.shape)}")
+            sens_maps = torch.ones_like(kspace)
+        else:
+            sens_maps = self.sens_net(kspace, mask, num_low_frequencies)
         h, w = kspace.shape[-2:]
         fft, ifft = fft2c, ifft2c
         if h % 2 == 0 and w % 2 == 0:  # work on chequerboard-modulated k-space (see the module docstring)
