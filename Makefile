@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	# reference implementations the agreement tests and benchmarks compare against;
 	# --no-deps: their analysis modules need nothing beyond medvit's own dependencies
 	$(PIP) --no-deps pvbm==3.0.1.8
+	$(PIP) --no-deps fastmri==0.3.0
 	touch $(STAMP)
 
 demo: $(STAMP)

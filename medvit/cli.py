@@ -65,6 +65,19 @@ def _cmd_biomarkers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_recon_score(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from medvit.recon.evaluation import score_submissions
+
+    table, summary = score_submissions(args.pred_dir, args.ref_dir, args.out, workers=args.workers,
+                                       resume=not args.restart, progress=not args.quiet)
+    failed = int((table["status"] != "ok").sum())
+    print(pd.read_csv(summary).to_string(index=False))
+    print(f"{len(table) - failed} file(s) scored, {failed} failed -> {args.out}, {summary}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from medvit.demo import run_demo
 
@@ -123,6 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
     fractal.add_argument("--min-proba", type=float, default=0.0001)
     fractal.add_argument("--max-proba", type=float, default=0.9999)
     bio.set_defaults(func=_cmd_biomarkers)
+
+    score = sub.add_parser(
+        "recon-score",
+        help="score CMRxRecon submissions (img4ranking) against references: PSNR, SSIM, NMSE -> CSV",
+        description="Every img4ranking file under PRED_DIR (challenge layout) against the file at the same place "
+        "under REF_DIR, or that case's FullSample k-space there (RSS of the ranked slices and frames). "
+        "Central 2 slices, first 3 cine frames / all weightings, centre crop, as the challenge scored.",
+    )
+    score.add_argument("pred_dir", help="submission tree: MultiCoil|SingleCoil/Cine|Mapping/<split>/AccFactorRR/P###/*.mat")
+    score.add_argument("ref_dir", help="reference tree: img4ranking files, or the challenge's data with FullSample")
+    score.add_argument("--out", default="recon_scores.csv", help="per-file CSV (default: recon_scores.csv)")
+    score.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    score.add_argument("--restart", action="store_true", help="ignore earlier results in --out and start over")
+    score.add_argument("--quiet", action="store_true", help="no progress bar")
+    score.set_defaults(func=_cmd_recon_score)
 
     demo = sub.add_parser("demo", help="run every bundle end to end on the sample data, offline")
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")

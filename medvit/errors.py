@@ -28,6 +28,21 @@ class ImageReadError(MedvitError, ValueError):
         super().__init__(message)
 
 
+class VariableReadError(ImageReadError):
+    """A variable (dataset) of a MATLAB or HDF5 file that is missing or not what it must be.
+
+    Args:
+        path: the file.
+        variable: the variable's name in the file (e.g. "kspace_sub04", "mask08").
+        problem: one sentence saying what is wrong, for a person.
+        details: optional further lines.
+    """
+
+    def __init__(self, path: str | os.PathLike, variable: str, problem: str, details: list[str] | tuple[str, ...] = ()):
+        self.variable = variable
+        super().__init__(path, f"variable '{variable}' {problem}", details)
+
+
 def first_line(err: BaseException) -> str:
     """The first line of an exception's message (library messages can run to pages)."""
     text = str(err).strip() or type(err).__name__

@@ -2,6 +2,7 @@
 
 from medvit.data.brats import MODALITIES as BRATS_MODALITIES
 from medvit.data.brats import brats_like_case, write_brats_case
+from medvit.data.cmrxrecon import synthetic_images, synthetic_kspace, write_cmrx_tree
 from medvit.data.samples import PYDICOM_SAMPLES, fundus_photo, mni152, pydicom_dir, pydicom_sample
 
 __all__ = [
@@ -12,5 +13,8 @@ __all__ = [
     "mni152",
     "pydicom_dir",
     "pydicom_sample",
+    "synthetic_images",
+    "synthetic_kspace",
     "write_brats_case",
+    "write_cmrx_tree",
 ]

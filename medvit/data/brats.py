@@ -46,18 +46,38 @@ def brain_tissues(spacing: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     from medvit.data.samples import mni152
 
     t1_img = nib.load(mni152("t1"))
-    t1 = np.asarray(t1_img.dataobj, dtype=np.float32)
-    gm = np.asarray(nib.load(mni152("gm")).dataobj, dtype=np.float32) / 255.0
-    wm = np.asarray(nib.load(mni152("wm")).dataobj, dtype=np.float32) / 255.0
-    brain = ndimage.binary_fill_holes(t1 > 0)
-    csf = np.clip(brain - gm - wm, 0.0, 1.0)
-    tissues = np.stack([csf, gm, wm])
+    tissues = _template_tissues(np.s_[...])
     affine = t1_img.affine.copy()
     if spacing != 1.0:
         zoom = 1.0 / spacing
         tissues = np.stack([ndimage.zoom(t, zoom, order=1) for t in tissues]).clip(0, 1)
         affine[:3, :3] = affine[:3, :3] * spacing
     return tissues.astype(np.float32), affine
+
+
+def _template_tissues(index) -> np.ndarray:
+    """CSF / GM / WM of the MNI152 template at ``index`` (e.g. ``np.s_[..., 90]``), float32 (3, ...).
+
+    CSF is what the brain (the T1's support, holes filled) holds besides GM and WM.
+    """
+    import nibabel as nib
+    from scipy import ndimage
+
+    from medvit.data.samples import mni152
+
+    t1, gm, wm = (np.asarray(nib.load(mni152(kind)).dataobj[index], dtype=np.float32) for kind in ("t1", "gm", "wm"))
+    brain = ndimage.binary_fill_holes(t1 > 0)
+    csf = np.clip(brain - gm / 255.0 - wm / 255.0, 0.0, 1.0)
+    return np.stack([csf, gm / 255.0, wm / 255.0])
+
+
+def axial_tissue_slices(z_indices) -> np.ndarray:
+    """CSF / GM / WM of a few axial slices of the MNI152 template (1 mm), read slice by slice.
+
+    Returns:
+        float32 (len(z_indices), 3, 197, 233): per slice, the maps in [0, 1].
+    """
+    return np.stack([_template_tissues(np.s_[:, :, int(z)]) for z in z_indices])
 
 
 def grow_tumour(tissues: np.ndarray, spacing: float, rng: np.random.Generator, radius_mm: float = 18.0) -> np.ndarray:

@@ -1,5 +1,11 @@
 """Readers and writers for hospital data.
 
+k-space (h5py, read a slice at a time)::
+
+    with medvit.io.CMRxKSpace("AccFactor08/P001/cine_sax.mat") as kspace:   # CMRxRecon v7.3
+        coils = kspace.read_slice(t=0, z=4)                                 # (coil, ky, kx)
+    medvit.io.FastMRIKSpace("file_brain_AXT2_200_2000019.h5")               # fastMRI .h5
+
 Reading with numpy only (fast, used by ``medvit info``)::
 
     array, meta = medvit.io.read_image("ct_folder/")     # (X, Y, Z), meta["affine"] in RAS
@@ -11,11 +17,19 @@ As MONAI tensors (imports torch and MONAI)::
     LoadImaged(keys="image", reader="medvit.io.MedvitReader")
 """
 
-from medvit.errors import ImageReadError
+from medvit.errors import ImageReadError, VariableReadError
 from medvit.io.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from medvit.io.reader import describe, image_kind, read_image
 
 _LAZY = {
+    "CMRxKSpace": "medvit.io.cmrxrecon",
+    "read_cmrx_mask": "medvit.io.cmrxrecon",
+    "write_submission": "medvit.io.cmrxrecon",
+    "read_submission": "medvit.io.cmrxrecon",
+    "FastMRIKSpace": "medvit.io.fastmri_h5",
+    "write_fastmri_h5": "medvit.io.fastmri_h5",
+    "read_mat_variable": "medvit.io.matlab",
+    "write_mat_v73": "medvit.io.matlab",
     "MedvitReader": "medvit.io.monai_reader",
     "load_image": "medvit.io.monai_reader",
     "save_nifti": "medvit.io.writers",
@@ -24,6 +38,7 @@ _LAZY = {
 
 __all__ = [
     "ImageReadError",
+    "VariableReadError",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",

@@ -1,5 +1,6 @@
 """Networks and network helpers MONAI does not have.
 
+E2E-VarNet (:class:`VarNet`) for k-space reconstruction, parameter-compatible with fastMRI's.
 Swin UNETR itself is MONAI's ``monai.networks.nets.SwinUNETR``; medvit adds what running the
 published BraTS 2021 checkpoints on MONAI ≥ 1.5 needs (:class:`LegacyPatchMerging`,
 :func:`load_state_dict`). One ViT (:class:`ViT`, :func:`build_vit`) built from MONAI's blocks
@@ -14,6 +15,7 @@ from medvit._lazy import lazy_exports
 
 _LAZY = {
     "LegacyPatchMerging": "medvit.nets.legacy_patch_merging",
+    "VarNet": "medvit.nets.varnet",
     "load_state_dict": "medvit.nets.checkpoints",
     "read_state_dict": "medvit.nets.checkpoints",
     "ViT": "medvit.nets.vit",
