@@ -20,11 +20,7 @@ from medvit.io import (
 )
 from medvit.io.cmrxrecon import acceleration_folder, folder_acceleration, kspace_variable, line_mask, mask_path
 from medvit.recon import cmrx_mask
-
-
-def _kspace(shape, seed=0):
-    rng = np.random.default_rng(seed)
-    return (rng.normal(size=shape) + 1j * rng.normal(size=shape)).astype(np.complex64)
+from tests.kspace_data import random_complex
 
 
 def _mask_2d(num_ky=40, num_kx=12, acceleration=4):
@@ -34,7 +30,7 @@ def _mask_2d(num_ky=40, num_kx=12, acceleration=4):
 @pytest.fixture
 def cine(tmp_path):
     """A small multi-coil file [t=3, z=2, coil=4, ky=40, kx=12] with kspace_full and kspace_sub04."""
-    full = _kspace((3, 2, 4, 40, 12))
+    full = random_complex((3, 2, 4, 40, 12))
     mask = _mask_2d()
     path = write_mat_v73(tmp_path / "cine_sax.mat", {"kspace_full": full, "kspace_sub04": full * mask})
     write_mat_v73(mask_path(path), {"mask04": mask})
@@ -78,7 +74,7 @@ def test_cmrx_kspace_reads_one_slice_at_a_time(cine):
 
 
 def test_streaming_holds_one_slice_not_the_file(tmp_path):
-    full = _kspace((8, 4, 4, 64, 64))  # 16 MiB of k-space; one slice is 128 KiB
+    full = random_complex((8, 4, 4, 64, 64))  # 16 MiB of k-space; one slice is 128 KiB
     path = write_mat_v73(tmp_path / "big.mat", {"kspace_full": full})
     with CMRxKSpace(path) as kspace:
         tracemalloc.start()
@@ -90,7 +86,7 @@ def test_streaming_holds_one_slice_not_the_file(tmp_path):
 
 
 def test_single_coil_variable_has_one_coil(tmp_path):
-    single = _kspace((2, 3, 40, 12))
+    single = random_complex((2, 3, 40, 12))
     path = write_mat_v73(tmp_path / "T1map.mat", {"kspace_single_full": single})
     with CMRxKSpace(path) as kspace:  # the file's only k-space variable
         assert kspace.variable == "kspace_single_full" and kspace.single_coil
@@ -183,7 +179,7 @@ def test_layout_names():
 
 
 def test_fastmri_h5_round_trip_and_errors(tmp_path):
-    kspace = _kspace((3, 4, 16, 10))
+    kspace = random_complex((3, 4, 16, 10))
     mask = np.zeros(10, bool)
     mask[[0, 4, 5, 6]] = True
     rss = np.ones((3, 8, 8), np.float32)

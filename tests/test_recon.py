@@ -25,11 +25,7 @@ from medvit.recon import (
 from medvit.recon.masks import fastmri_center_lines
 from medvit.recon.scoring import center_crop, ranking_slices
 from tests.fastmri_reference import import_fastmri
-
-
-def _random_complex(shape, seed=0):
-    rng = np.random.default_rng(seed)
-    return (rng.normal(size=shape) + 1j * rng.normal(size=shape)).astype(np.complex64)
+from tests.kspace_data import random_complex
 
 
 def _smooth_object(ny=64, nx=48):
@@ -55,7 +51,7 @@ def _coil_maps(num_coils, ny, nx):
 
 @pytest.mark.parametrize("shape", [(4, 6), (5, 7), (3, 8, 9)])
 def test_fft_is_centred_orthonormal_and_inverted(shape):
-    image = _random_complex(shape)
+    image = random_complex(shape)
     kspace = fft2c(image)
     np.testing.assert_allclose(ifft2c(kspace), image, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(kspace), np.linalg.norm(image), rtol=1e-5)  # Parseval
@@ -66,7 +62,7 @@ def test_fft_is_centred_orthonormal_and_inverted(shape):
 
 
 def test_torch_and_numpy_ffts_agree():
-    image = _random_complex((2, 5, 6))
+    image = random_complex((2, 5, 6))
     np.testing.assert_allclose(fft2c(torch.from_numpy(image)).numpy(), fft2c(image), atol=1e-5)
     np.testing.assert_allclose(ifft2c(torch.from_numpy(image)).numpy(), ifft2c(image), atol=1e-5)
     np.testing.assert_allclose(rss(torch.from_numpy(image), 0).numpy(), rss(image, 0), atol=1e-6)
@@ -75,7 +71,7 @@ def test_torch_and_numpy_ffts_agree():
 @pytest.mark.parametrize("shape", [(3, 8, 6), (2, 7, 5)])
 def test_ffts_and_rss_equal_fastmri(shape):
     fastmri = import_fastmri()
-    image = _random_complex(shape)
+    image = random_complex(shape)
     as_pairs = torch.view_as_real(torch.from_numpy(image))
     np.testing.assert_allclose(fft2c(image), torch.view_as_complex(fastmri.fft2c(as_pairs)).numpy(), atol=1e-5)
     np.testing.assert_allclose(ifft2c(image), torch.view_as_complex(fastmri.ifft2c(as_pairs)).numpy(), atol=1e-5)
@@ -83,7 +79,7 @@ def test_ffts_and_rss_equal_fastmri(shape):
 
 
 def test_rss_of_one_coil_is_the_magnitude():
-    image = _random_complex((1, 4, 4))
+    image = random_complex((1, 4, 4))
     np.testing.assert_allclose(rss(image, 0), np.abs(image[0]), rtol=1e-6)
 
 
@@ -143,7 +139,7 @@ def test_fastmri_masks_without_fastmri():
 
 
 def test_apply_mask_zeroes_unsampled_lines_on_the_given_axis():
-    kspace = _random_complex((3, 10, 7))
+    kspace = random_complex((3, 10, 7))
     mask = np.zeros(10, bool)
     mask[[0, 4, 5]] = True
     masked = apply_mask(kspace, mask)
