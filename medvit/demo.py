@@ -90,7 +90,7 @@ def step_brats_swin_unetr(out: Path) -> list[str]:
         write_brats_case(out / "training", f"train_{seed}", seed=100 + seed, spacing=3.0)
     _bundle_run(bundle, "train.json", bundle_root=str(out / "trained"), dataset_dir=str(out / "training"),
                 max_epochs=DEMO_TRAIN_EPOCHS, val_interval=DEMO_TRAIN_EPOCHS, warmup_epochs=1, learning_rate=1e-3,
-                num_workers=0, legacy_merging=False, **small)
+                num_workers=0, legacy_merging=False, crop="@tumour_crop", output_bias=-3.0, **small)
     cases = out / "cases"
     write_brats_case(cases, "synthetic_nifti", seed=1, spacing=3.0)
     write_brats_dicom_case(cases, "synthetic_dicom", seed=2, spacing=3.0)
