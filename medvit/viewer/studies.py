@@ -196,6 +196,20 @@ def open_output(folder: str | os.PathLike, expect: str | None = None) -> OutputF
     return OutputFolder(Path(folder), table_path, page, read_cohort_table(table_path), provenance)
 
 
+def locate_input(output: OutputFolder, image: str, root: str | os.PathLike | None = None) -> Path | None:
+    """Where a row's input (``image`` is its id: a name or a path relative to the dataset) is,
+    when it can be found: under ``root``, the run's recorded dataset folder, or a folder beside
+    the output folder (as ``medvit demo`` lays them out)."""
+    parent = output.table_path.parent
+    roots = [root, output.settings.get("root"), output.settings.get("dataset_dir")]
+    # beside the output folder (never inside it: results are filed under the cases' names too)
+    roots += sorted(p for p in parent.parent.iterdir() if p.is_dir() and p != parent)
+    for base in roots:
+        if base and (Path(base) / image).exists():
+            return Path(base) / image
+    return None
+
+
 def numeric_columns(table) -> list[str]:
     """Result columns holding numbers (not the bookkeeping ones)."""
     skip = {"settings_hash", "input_hash"}
@@ -215,8 +229,8 @@ def group_columns(table, max_groups: int = 12) -> list[str]:
     return columns
 
 
-def dicom_tags(path: str | os.PathLike, limit: int = 400) -> list[dict]:
-    """The header of a DICOM file (or of the first file of a series folder), as rows
+def dicom_tags(path: str | os.PathLike, series_uid: str | None = None, limit: int = 400) -> list[dict]:
+    """The header of a DICOM file (or of the first file of a series in a folder), as rows
     ``{"tag", "keyword", "value"}`` without pixel data, for the viewer's tag panel."""
     import pydicom
 
@@ -224,9 +238,15 @@ def dicom_tags(path: str | os.PathLike, limit: int = 400) -> list[dict]:
 
     path = Path(path)
     if path.is_dir():
-        first = next((p for p in sorted(path.rglob("*")) if p.is_file() and _is_dicom(p)), None)
+        first = None
+        for candidate in sorted(p for p in path.rglob("*") if p.is_file()):
+            if _is_dicom(candidate) and (series_uid is None or pydicom.dcmread(
+                    candidate, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"]).get(
+                    "SeriesInstanceUID") == series_uid):
+                first = candidate
+                break
         if first is None:
-            raise MedvitError(f"{path}: no DICOM file in the folder")
+            raise MedvitError(f"{path}: no DICOM file{' of series ' + series_uid if series_uid else ''} in the folder")
         path = first
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True)

@@ -68,14 +68,3 @@ def volume_from_case(case_dir: str | os.PathLike, seg_path: str | os.PathLike | 
             raise MedvitError(f"{seg_path}: the label map's grid {seg.shape} is not the case's {array.shape[:3]}")
         labels, _ = to_ras(np.asarray(seg).astype(np.uint8), np.asarray(seg_meta["affine"]))
     return VolumeView(channels, affine, labels, first_meta, dicom)
-
-
-def case_dir_for(output, image: str, cases_root: str | os.PathLike | None = None) -> Path | None:
-    """The input case folder of a row of a Swin UNETR output folder, when it can be found:
-    under ``cases_root``, the run's ``dataset_dir`` (provenance), or a ``cases`` folder beside it."""
-    roots = [cases_root, output.settings.get("dataset_dir"), output.table_path.parent.parent / "cases",
-             output.table_path.parent / "cases"]
-    for root in roots:
-        if root and (Path(root) / image).is_dir():
-            return Path(root) / image
-    return None

@@ -1,0 +1,78 @@
+"""Fundus page: vessels (arteries red / veins blue with an A/V mask), optic disc, zone B, skeleton
+points and the PVBM biomarkers of one photograph."""
+
+import pandas as pd
+import streamlit as st
+
+from medvit.viewer import widgets as w
+
+PAGE = "fundus"
+PHOTO_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "dcm"]
+st.set_page_config(page_title="Fundus · medvit", layout="wide")
+st.title("Retinal vessel biomarkers")
+st.caption(f"PVBM biomarkers of a fundus photograph. {w.NOT_CLINICAL}")
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def analyse(path: str, mtime: float):
+    from medvit.viewer.fundus import analyse_photo
+
+    return analyse_photo(path)
+
+
+source = w.choose_source(PAGE, PHOTO_TYPES)
+row = None
+with w.readable_errors():
+    if source == w.UPLOAD:
+        photo_path = w.uploaded_path(PAGE, PHOTO_TYPES, "Fundus photograph (PNG, JPEG, TIFF or DICOM)")
+        if photo_path is None:
+            st.info("Upload a fundus photograph in the sidebar; it is measured here with the bundle's pipeline "
+                    "(classical vessel segmentation).")
+            st.stop()
+        name = photo_path.name
+    else:
+        if source == w.SAMPLE:
+            folder = w.sample_or_prompt(PAGE, "Making the sample once: the retina photograph of scikit-image "
+                                              "through the PVBM bundle...")
+            preselect = None
+            st.info("Sample results: `skimage.data.retina()` through the `pvbm_vessel_biomarkers` bundle.")
+        else:
+            folder, preselect = w.output_folder_input(PAGE)
+            if not folder:
+                st.info("Enter the output folder of a `pvbm_vessel_biomarkers` run (it holds biomarkers.csv) in "
+                        "the sidebar.")
+                st.stop()
+        output = w.open_output(str(folder), PAGE, w.output_table_mtime(str(folder)))
+        name = w.case_picker(output, PAGE, preselect)
+        row = output.table[output.table["image"] == name].iloc[0]
+        from medvit.viewer.studies import locate_input
+
+        root = st.sidebar.text_input("Photographs folder (when not found)", key=f"{PAGE}_root")
+        photo_path = locate_input(output, name, root or None)
+        if photo_path is None:
+            st.error(f"The photograph {name} was not found. Give the run's photographs folder in the sidebar.")
+            st.stop()
+    with st.spinner(f"Measuring {name}..."):
+        analysis = analyse(str(photo_path), photo_path.stat().st_mtime)
+
+st.sidebar.subheader("Layers")
+show_overlay = st.sidebar.checkbox("Overlay", value=True, key="overlay")
+vessels = st.sidebar.checkbox("Vessel mask", value=True, key="vessels", disabled=not show_overlay)
+points = st.sidebar.checkbox("Skeleton end / branch points", value=True, key="points", disabled=not show_overlay)
+
+picture, table = st.columns([3, 2])
+with picture:
+    legend = ("arteries red, veins blue" if analysis.masks.has_av else "vessels yellow") + \
+        "; optic disc green; zone B rings (2r, 3r) cyan; start cyan, end white, branch magenta points"
+    st.image(analysis.picture(vessels, points, show_overlay), caption=f"{name}: {legend}")
+with table:
+    st.subheader("Biomarkers")
+    values = row.drop(labels=[c for c in ("settings_hash", "input_hash") if c in row.index]).to_dict() \
+        if row is not None else {"image": name, **analysis.row}
+    x, y, r = analysis.disc
+    st.markdown(f"Optic disc at (x {x:.0f}, y {y:.0f}) px, radius **{r:.1f} px**")
+    frame = pd.DataFrame({"biomarker": list(values), "value": [str(v) if isinstance(v, str) else f"{float(v):.6g}"
+                                                                if v == v else "" for v in values.values()]})
+    st.dataframe(frame, hide_index=True, height=420)
+    st.download_button("Download as CSV", pd.DataFrame([values]).to_csv(index=False).encode(),
+                       file_name=f"{name.rsplit('.', 1)[0]}_biomarkers.csv", mime="text/csv")

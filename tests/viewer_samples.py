@@ -1,0 +1,57 @@
+"""Small sample outputs for the viewer's tests, in the layout of the ``medvit demo`` steps the
+viewer uses (:mod:`medvit.viewer.samples`), made once per test session.
+
+The fundus sample is the demo step itself (the real retina photograph through the PVBM
+bundle). The brain tumour and chest X-ray samples run the real bundle functions at small size
+with random weights (a trained toy network takes minutes): their rows say so, and the pages
+show that warning, which the tests check.
+"""
+
+import shutil
+from pathlib import Path
+
+TINY_VIT = {"name": "vit_tiny_patch16"}
+
+
+def brain_tumour_step(folder: Path) -> list[str]:
+    """One synthetic DICOM case (four series) at 4 mm through the Swin UNETR cohort function, and
+    a case folder without its series (a failed row)."""
+    from medvit.data.synthetic_dicom import write_brats_dicom_case
+    from medvit.segmentation.brats import run_brats_cohort
+
+    cases = folder / "cases"
+    write_brats_dicom_case(cases, "synthetic_dicom", seed=2, spacing=4.0)
+    (cases / "empty_case").mkdir()
+    run_brats_cohort(cases, folder / "results", network={"feature_size": 12}, roi_size=(64, 64, 64), overlap=0.0,
+                     legacy_merging=False, progress=False, device="cpu")
+    return ["synthetic DICOM case at 4 mm, Swin UNETR with random weights (viewer tests)"]
+
+
+def chest_xray_step(folder: Path) -> list[str]:
+    """A phantom PNG, pydicom's MONOCHROME1 CR and a broken file through the thorax cohort function."""
+    from medvit.classification.thorax import run_cxr_cohort
+    from medvit.data import pydicom_sample
+    from medvit.data.cxr import write_cxr_phantoms
+
+    images = folder / "images"
+    write_cxr_phantoms(images, count=1)
+    (images / "labels.csv").unlink()
+    shutil.copy(pydicom_sample("cr_monochrome1"), images / "cr_export.dcm")
+    (images / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    run_cxr_cohort(images, folder / "results", network=TINY_VIT, saliency=True, progress=False, device="cpu")
+    return ["ViT-tiny with random weights (viewer tests)"]
+
+
+def make_samples(cache: Path) -> dict[str, Path]:
+    """Every page's sample under ``cache`` (the viewer's cache folder for the session)."""
+    import os
+
+    from medvit.demo import step_pvbm_biomarkers
+    from medvit.viewer.samples import sample_output
+
+    os.environ["MEDVIT_VIEWER_CACHE"] = str(cache)
+    return {
+        "volume": sample_output("volume", step_fn=brain_tumour_step),
+        "fundus": sample_output("fundus", step_fn=step_pvbm_biomarkers),
+        "cxr": sample_output("cxr", step_fn=chest_xray_step),
+    }
