@@ -46,13 +46,16 @@ frames = result.images["reference"].shape[0]
 frame = st.slider("Frame", 0, frames - 1, 0, key="frame") if frames > 1 else 0
 from medvit.viewer.figures import recon_figure  # noqa: E402
 
+means = result.mean_scores()
+for column, (method, mean) in zip(st.columns(len(means)), means.items()):
+    column.metric(f"{method}: mean PSNR", f"{mean['psnr']:.2f} dB", help=f"SSIM {mean['ssim']:.3f}, NMSE {mean['nmse']:.4f}")
 st.pyplot(recon_figure(result, frame), clear_figure=True)
 st.caption("VarNet joins this comparison with the `cmrxrecon_varnet_reconstruction` bundle's checkpoint.")
 
 st.subheader(f"Scores, frame {frame} and mean over {frames} frame(s)")
 rows = []
 for method, scores in result.scores.items():
-    mean = result.mean_scores()[method]
+    mean = means[method]
     rows.append({"method": method, "PSNR (dB)": scores[frame]["psnr"], "SSIM": scores[frame]["ssim"],
                  "NMSE": scores[frame]["nmse"], "mean PSNR (dB)": mean["psnr"], "mean SSIM": mean["ssim"],
                  "mean NMSE": mean["nmse"]})
