@@ -35,7 +35,7 @@ with w.readable_errors():
             folder = w.sample_or_prompt(PAGE, "Making the sample once: the retina photograph of scikit-image "
                                               "through the PVBM bundle...")
             preselect = None
-            st.info("Sample results: `skimage.data.retina()` through the `pvbm_vessel_biomarkers` bundle.")
+            st.info("Sample results: the retina photograph of scikit-image through the `pvbm_vessel_biomarkers` bundle.")
         else:
             folder, preselect = w.output_folder_input(PAGE)
             if not folder:
