@@ -44,7 +44,9 @@ def volume_from_image(array: np.ndarray, meta: dict, name: str = "image") -> Vol
     else:
         channels = {name: data}
     source = meta.get("filename_or_obj")
-    dicom = {c: (Path(source), meta.get("series_instance_uid")) for c in channels} if source and meta.get("kind", "").startswith("dicom") else {}
+    dicom = {}
+    if source and meta.get("kind", "").startswith("dicom"):
+        dicom = {c: (Path(source), meta.get("series_instance_uid")) for c in channels}
     return VolumeView(channels, affine, None, meta, dicom)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -23,6 +24,13 @@ PAGE_FILES = {
 }
 SAMPLE, FOLDER, UPLOAD = "Sample results", "Output folder", "Upload a file"
 NOT_CLINICAL = "Research software, not for clinical use."
+
+
+def header(title: str, caption: str) -> None:
+    """Page settings, title and the one-line caption every page has."""
+    st.set_page_config(page_title=f"{title} · medvit", layout="wide")
+    st.title(title)
+    st.caption(f"{caption} {NOT_CLINICAL}")
 
 
 @contextlib.contextmanager
@@ -133,3 +141,64 @@ def weights_warning(row) -> None:
     if weights.startswith("random"):
         st.warning("These results come from a network with **random weights** (no checkpoint was given): "
                    "they show the pipeline, not a finding.")
+
+
+@dataclass
+class Opened:
+    """What a case page shows: the input (a file, or a case folder) and, from a bundle's output
+    folder, that folder and the case's row."""
+
+    path: Path
+    name: str
+    output: object = None  # medvit.viewer.studies.OutputFolder
+    row: object = None  # pandas Series
+
+
+def open_study(page: str, *, bundle: str, upload_types: list[str], upload_label: str, upload_prompt: str,
+               making: str, inputs: str) -> Opened:
+    """The sidebar's study choice for a case page, resolved to the input to show.
+
+    Sample results (made on first use), a bundle's output folder (its case picked from the table,
+    the input found beside it or in a folder the user names) or an upload. Anything missing stops
+    the page with a prompt; anything unreadable with a message.
+
+    Args:
+        bundle: the bundle whose output folders the page shows (for the prompt).
+        upload_types, upload_label, upload_prompt: the uploader's suffixes, label and empty-state text.
+        making: what the spinner says while the sample is made.
+        inputs: what the inputs are called ("Photographs", ...), for the folder box.
+    """
+    from medvit.viewer.samples import sample_notes
+    from medvit.viewer.studies import OUTPUT_TABLES, locate_input
+
+    source = choose_source(page, upload_types)
+    with readable_errors():
+        if source == UPLOAD:
+            path = uploaded_path(page, upload_types, upload_label)
+            if path is None:
+                st.info(upload_prompt)
+                st.stop()
+            return Opened(path, path.name)
+        if source == SAMPLE:
+            folder, preselect = sample_or_prompt(page, making), None
+            notes = sample_notes(page)
+            if notes:
+                st.info(f"Sample results: {notes.splitlines()[0]}")
+        else:
+            folder, preselect = output_folder_input(page)
+            if not folder:
+                table = next(name for name, p in OUTPUT_TABLES.items() if p == page)
+                st.info(f"Enter the output folder of a `{bundle}` run (it holds {table}) in the sidebar.")
+                st.stop()
+        output = open_output(str(folder), page, output_table_mtime(str(folder)))
+        name = case_picker(output, page, preselect)
+        row = output.table[output.table["image"] == name].iloc[0]
+        root = st.sidebar.text_input(f"{inputs} folder (when not found)", key=f"{page}_root",
+                                     help="The run's --dataset_dir.")
+        path = locate_input(output, name, root or None)
+        if path is None:
+            st.error(f"The input of {name} was not found. Give the run's {inputs.lower()} folder (its --dataset_dir) "
+                     "in the sidebar.")
+            st.stop()
+    weights_warning(row)
+    return Opened(path, name, output, row)

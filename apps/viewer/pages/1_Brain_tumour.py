@@ -10,9 +10,7 @@ from medvit.viewer.display import (AUTO_WINDOW, PLANES, REGIONS, apply_window, o
 from medvit.viewer.figures import slice_figure
 
 PAGE = "volume"
-st.set_page_config(page_title="Brain tumour · medvit", layout="wide")
-st.title("Brain tumour segmentation")
-st.caption(f"Swin UNETR (BraTS TC / WT / ET). {w.NOT_CLINICAL}")
+w.header("Brain tumour segmentation", "Swin UNETR (BraTS TC / WT / ET).")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -38,47 +36,18 @@ def tags(path: str, series_uid):
     return pd.DataFrame(dicom_tags(path, series_uid))
 
 
-source = w.choose_source(PAGE, ["nii", "gz", "dcm", "zip"])
-row = None
-with w.readable_errors():
-    if source == w.UPLOAD:
-        path = w.uploaded_path(PAGE, ["nii", "gz", "dcm", "zip"], "NIfTI, DICOM file, or DICOM series as .zip")
-        if path is None:
-            st.info("Upload a NIfTI file, a DICOM file, or a zip of one DICOM series in the sidebar.")
-            st.stop()
-        view = load_image(str(path))
+study = w.open_study(
+    PAGE, bundle="brats_swin_unetr_segmentation", upload_types=["nii", "gz", "dcm", "zip"],
+    upload_label="NIfTI, DICOM file, or DICOM series as .zip",
+    upload_prompt="Upload a NIfTI file, a DICOM file, or a zip of one DICOM series in the sidebar.",
+    making="Making the sample once: training a tiny Swin UNETR on synthetic brain cases, then segmenting two "
+           "cases (a few minutes of CPU)...", inputs="Cases")
+row = study.row
+with w.readable_errors(), st.spinner(f"Reading {study.name}..."):
+    if row is None:
+        view = load_image(str(study.path))
     else:
-        if source == w.SAMPLE:
-            folder = w.sample_or_prompt(PAGE, "Making the sample once: training a tiny Swin UNETR on synthetic "
-                                              "brain cases, then segmenting two cases (a few minutes of CPU)...")
-            preselect = None
-            from medvit.viewer.samples import sample_notes
-
-            notes = sample_notes(PAGE)
-            if notes:
-                st.info("Sample results (synthetic cases, toy network):\n\n" + notes.splitlines()[0])
-        else:
-            folder, preselect = w.output_folder_input(PAGE)
-            if not folder:
-                st.info("Enter the output folder of a `brats_swin_unetr_segmentation` run (it holds volumes.csv) "
-                        "in the sidebar.")
-                st.stop()
-        output = w.open_output(str(folder), PAGE, w.output_table_mtime(str(folder)))
-        case = w.case_picker(output, PAGE, preselect)
-        row = output.table[output.table["image"] == case].iloc[0]
-        from medvit.viewer.studies import locate_input
-
-        cases_root = st.sidebar.text_input("Input cases folder (when not found)", key=f"{PAGE}_cases")
-        case_dir = locate_input(output, case, cases_root or None)
-        if case_dir is None:
-            st.error(f"The input series of case {case} were not found. Give the folder of case folders "
-                     "(the run's --dataset_dir) in the sidebar.")
-            st.stop()
-        with st.spinner(f"Reading case {case}..."):
-            view = load_case(str(case_dir), str(output.table_path.parent / row["segmentation"]))
-
-if row is not None:
-    w.weights_warning(row)
+        view = load_case(str(study.path), str(study.output.table_path.parent / row["segmentation"]))
 
 # --- controls -----------------------------------------------------------------------------------------
 names = list(view.channels)

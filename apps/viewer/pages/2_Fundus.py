@@ -8,9 +8,7 @@ from medvit.viewer import widgets as w
 
 PAGE = "fundus"
 PHOTO_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "dcm"]
-st.set_page_config(page_title="Fundus · medvit", layout="wide")
-st.title("Retinal vessel biomarkers")
-st.caption(f"PVBM biomarkers of a fundus photograph. {w.NOT_CLINICAL}")
+w.header("Retinal vessel biomarkers", "PVBM biomarkers of a fundus photograph.")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -20,40 +18,16 @@ def analyse(path: str, mtime: float):
     return analyse_photo(path)
 
 
-source = w.choose_source(PAGE, PHOTO_TYPES)
-row = None
-with w.readable_errors():
-    if source == w.UPLOAD:
-        photo_path = w.uploaded_path(PAGE, PHOTO_TYPES, "Fundus photograph (PNG, JPEG, TIFF or DICOM)")
-        if photo_path is None:
-            st.info("Upload a fundus photograph in the sidebar; it is measured here with the bundle's pipeline "
-                    "(classical vessel segmentation).")
-            st.stop()
-        name = photo_path.name
-    else:
-        if source == w.SAMPLE:
-            folder = w.sample_or_prompt(PAGE, "Making the sample once: the retina photograph of scikit-image "
-                                              "through the PVBM bundle...")
-            preselect = None
-            st.info("Sample results: the retina photograph of scikit-image through the `pvbm_vessel_biomarkers` bundle.")
-        else:
-            folder, preselect = w.output_folder_input(PAGE)
-            if not folder:
-                st.info("Enter the output folder of a `pvbm_vessel_biomarkers` run (it holds biomarkers.csv) in "
-                        "the sidebar.")
-                st.stop()
-        output = w.open_output(str(folder), PAGE, w.output_table_mtime(str(folder)))
-        name = w.case_picker(output, PAGE, preselect)
-        row = output.table[output.table["image"] == name].iloc[0]
-        from medvit.viewer.studies import locate_input
-
-        root = st.sidebar.text_input("Photographs folder (when not found)", key=f"{PAGE}_root")
-        photo_path = locate_input(output, name, root or None)
-        if photo_path is None:
-            st.error(f"The photograph {name} was not found. Give the run's photographs folder in the sidebar.")
-            st.stop()
-    with st.spinner(f"Measuring {name}..."):
-        analysis = analyse(str(photo_path), photo_path.stat().st_mtime)
+study = w.open_study(
+    PAGE, bundle="pvbm_vessel_biomarkers", upload_types=PHOTO_TYPES,
+    upload_label="Fundus photograph (PNG, JPEG, TIFF or DICOM)",
+    upload_prompt="Upload a fundus photograph in the sidebar; it is measured here with the bundle's pipeline "
+                  "(classical vessel segmentation).",
+    making="Making the sample once: the retina photograph of scikit-image through the PVBM bundle...",
+    inputs="Photographs")
+row, name = study.row, study.name
+with w.readable_errors(), st.spinner(f"Measuring {name}..."):
+    analysis = analyse(str(study.path), study.path.stat().st_mtime)
 
 st.sidebar.subheader("Layers")
 show_overlay = st.sidebar.checkbox("Overlay", value=True, key="overlay")

@@ -8,9 +8,7 @@ from medvit.viewer import widgets as w
 
 PAGE = "cxr"
 IMAGE_TYPES = ["dcm", "png", "jpg", "jpeg"]
-st.set_page_config(page_title="Chest X-ray · medvit", layout="wide")
-st.title("Chest X-ray findings")
-st.caption(f"ViT (MAE pre-trained) multi-label classification, ChestX-ray14 labels. {w.NOT_CLINICAL}")
+w.header("Chest X-ray findings", "ViT (MAE pre-trained) multi-label classification, ChestX-ray14 labels.")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -36,43 +34,21 @@ def saliency_map(path: str, mtime: float):
     return np.asarray(array, np.float32).T / 255.0
 
 
-source = w.choose_source(PAGE, IMAGE_TYPES)
-row, labels = None, []
+study = w.open_study(
+    PAGE, bundle="mae_thorax_classification", upload_types=IMAGE_TYPES, upload_label="Chest X-ray (DICOM, PNG or JPEG)",
+    upload_prompt="Upload a chest X-ray in the sidebar to look at it; findings come from a run of the "
+                  "`mae_thorax_classification` bundle (open its output folder).",
+    making="Making the sample once: chest X-rays through the bundle...", inputs="Radiographs")
+row, name, output = study.row, study.name, study.output
+labels = []
+if output is not None:
+    columns = list(output.table.columns)
+    labels = columns[columns.index("error") + 1:columns.index("top_finding")]
 with w.readable_errors():
-    if source == w.UPLOAD:
-        path = w.uploaded_path(PAGE, IMAGE_TYPES, "Chest X-ray (DICOM, PNG or JPEG)")
-        if path is None:
-            st.info("Upload a chest X-ray in the sidebar to look at it; findings come from a run of the "
-                    "`mae_thorax_classification` bundle (open its output folder).")
-            st.stop()
-        name = path.name
-    else:
-        if source == w.SAMPLE:
-            folder = w.sample_or_prompt(PAGE, "Making the sample once: chest X-ray phantoms through the bundle...")
-            preselect = None
-        else:
-            folder, preselect = w.output_folder_input(PAGE)
-            if not folder:
-                st.info("Enter the output folder of a `mae_thorax_classification` run (it holds predictions.csv) "
-                        "in the sidebar.")
-                st.stop()
-        output = w.open_output(str(folder), PAGE, w.output_table_mtime(str(folder)))
-        name = w.case_picker(output, PAGE, preselect)
-        row = output.table[output.table["image"] == name].iloc[0]
-        columns = list(output.table.columns)
-        labels = columns[columns.index("error") + 1:columns.index("top_finding")]
-        from medvit.viewer.studies import locate_input
-
-        root = st.sidebar.text_input("Radiographs folder (when not found)", key=f"{PAGE}_root")
-        path = locate_input(output, name, root or None)
-        if path is None:
-            st.error(f"The radiograph {name} was not found. Give the run's images folder in the sidebar.")
-            st.stop()
-    image, pixel_mm, inverted = radiograph(str(path), path.stat().st_mtime)
+    image, pixel_mm, inverted = radiograph(str(study.path), study.path.stat().st_mtime)
 
 heat = None
 if row is not None:
-    w.weights_warning(row)
     if isinstance(row.get("saliency"), str) and row["saliency"]:
         saliency_path = output.table_path.parent / row["saliency"]
         if saliency_path.is_file() and st.sidebar.checkbox("Saliency overlay", value=True, key="saliency"):

@@ -7,10 +7,8 @@ import streamlit as st
 from medvit.viewer import widgets as w
 
 PAGE = "recon"
-st.set_page_config(page_title="Reconstruction · medvit", layout="wide")
-st.title("Cardiac MR reconstruction")
-st.caption("Undersampled multi-coil k-space (CMRxRecon mask) reconstructed each way and scored against the "
-           f"fully sampled reference as the challenge scores. {w.NOT_CLINICAL}")
+w.header("Cardiac MR reconstruction", "Undersampled multi-coil k-space (CMRxRecon mask) reconstructed each way and "
+         "scored against the fully sampled reference as the challenge scores.")
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

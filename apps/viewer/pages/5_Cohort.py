@@ -7,9 +7,7 @@ from medvit.viewer import widgets as w
 from medvit.viewer.studies import OUTPUT_TABLES, group_columns, numeric_columns
 
 PAGE = "cohort"
-st.set_page_config(page_title="Cohort · medvit", layout="wide")
-st.title("Cohort")
-st.caption(f"One row per case, as the bundles write them. {w.NOT_CLINICAL}")
+w.header("Cohort", "One row per case, as the bundles write them.")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
