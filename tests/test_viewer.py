@@ -162,3 +162,17 @@ def test_samples_are_made_once_and_a_cut_short_run_is_redone(tmp_path, monkeypat
     assert len(calls) == 1 and not (tmp_path / "brats-swin-unetr" / "stale").exists()
     assert (tmp_path / "brats-swin-unetr" / COMPLETE).read_text().strip() == "made"
     assert sample_output("fundus", make=False) is None
+
+
+def test_uploaded_images_become_volumes():
+    from medvit.data import fundus_photo
+    from medvit.io import read_image
+    from medvit.viewer.volume import volume_from_image
+
+    ct = volume_from_image(*read_image(pydicom_sample("ct_volume")))
+    assert list(ct.channels) == ["image"] and ct.shape[2] == 5 and ct.dicom["image"][1]
+    assert display.window_names(ct.meta)[:2] == ["DICOM window", "CT brain"]  # the file's window, then CT presets
+    assert np.allclose(np.diag(ct.affine)[:3], ct.spacing)  # shown in RAS
+    photo = volume_from_image(*read_image(fundus_photo()))
+    assert list(photo.channels) == ["image 0", "image 1", "image 2"] and photo.shape == (1411, 1411, 1)
+    assert not photo.dicom

@@ -76,7 +76,7 @@ def test_fundus_page(samples):
 
 
 def test_chest_xray_page(samples):
-    table = pd.read_csv(samples["cxr"] / "results" / "predictions.csv").set_index("image")
+    table = pd.read_csv(samples["cxr"] / "predictions.csv").set_index("image")
     at = ok(page("3_Chest_X-ray"))
     assert "random weights" in at.warning[0].value and "broken.png" in texts(at)
     at.selectbox(key="cxr_case").set_value("cr_export.dcm").run()

@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from medvit.data import pydicom_sample
 from tests.viewer_samples import make_samples
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +68,7 @@ def _expected(samples) -> dict[str, list[str]]:
 
     volume = pd.read_csv(samples["volume"] / "volumes.csv").set_index("image").loc["synthetic_dicom"]
     fundus = pd.read_csv(samples["fundus"] / "biomarkers.csv").iloc[0]
-    cxr = pd.read_csv(samples["cxr"] / "results" / "predictions.csv").set_index("image").loc["cr_export.dcm"]
+    cxr = pd.read_csv(samples["cxr"] / "predictions.csv").set_index("image").loc["cr_export.dcm"]
     psnr = compare(sample_kspace(), 8).mean_scores()["SENSE"]["psnr"]
     return {
         "": ["medvit viewer"],
@@ -76,6 +78,14 @@ def _expected(samples) -> dict[str, list[str]]:
         "Reconstruction": [f"{psnr:.2f} dB"],
         "Cohort": ["Succeeded"],
     }
+
+
+def _settle(page) -> None:
+    """Wait until the script has finished (no "running" widget) and the charts have drawn."""
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
+    for chart in page.locator('[data-testid="stPlotlyChart"]').all():
+        chart.locator(".main-svg").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
 
 
 def test_every_page_shows_its_numbers_in_chromium(viewer):
@@ -91,12 +101,26 @@ def test_every_page_shows_its_numbers_in_chromium(viewer):
             page.goto(f"{url}/{path}")
             for text in texts:
                 page.get_by_text(text, exact=False).first.wait_for(timeout=120_000)
-            # the script has finished (no "running" widget) and the charts have drawn
-            page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
-            for chart in page.locator('[data-testid="stPlotlyChart"]').all():
-                chart.locator(".main-svg").first.wait_for(timeout=30_000)
-            page.wait_for_timeout(500)
+            _settle(page)
             page.screenshot(path=str(artefacts / f"{path or 'home'}.png"), full_page=True)
             assert not page.get_by_text("Cannot open this").count(), path
+        # uploads: a DICOM series as a zip opens on its own window; a broken file is a message
+        series = artefacts / "ct_series.zip"
+        with zipfile.ZipFile(series, "w") as zf:
+            for file in sorted(pydicom_sample("ct_volume").iterdir()):
+                zf.write(file, f"ct/{file.name}")
+        broken = artefacts / "broken.nii.gz"
+        broken.write_bytes(b"not a NIfTI file")
+        page.goto(f"{url}/Brain_tumour")
+        _settle(page)
+        page.get_by_text("Upload a file").click()
+        page.locator('input[type="file"]').set_input_files(str(series))
+        page.get_by_text("voxel (x, y, z)").wait_for(timeout=120_000)
+        _settle(page)
+        page.screenshot(path=str(artefacts / "Brain_tumour_upload.png"), full_page=True)
+        assert page.get_by_text("DICOM tags").count()  # the DICOM header panel of the series
+        page.locator('input[type="file"]').set_input_files(str(broken))
+        page.get_by_text("Cannot open this").wait_for(timeout=60_000)
+        assert page.get_by_text("broken.nii.gz").count()
         browser.close()
-    assert len(list(artefacts.glob("*.png"))) == 6
+    assert len(list(artefacts.glob("*.png"))) == 7

@@ -20,8 +20,12 @@ HEAT = "magma"
 
 def slice_figure(sl: Slice, rgb: np.ndarray, title: str, crosshair: bool = True, legend: bool = False,
                  size: float = 3.6) -> Figure:
-    """A slice (already windowed / overlaid RGB) on millimetre axes, with the probe's crosshair."""
-    fig = Figure(figsize=(size, size * 1.05), dpi=100)
+    """A slice (already windowed / overlaid RGB) on millimetre axes, with the probe's crosshair.
+
+    Figures are ``size`` inches wide and as tall as the slice needs, so that the planes shown side
+    by side get the same scale of text."""
+    aspect = (sl.extent[3] - sl.extent[2]) / max(sl.extent[1] - sl.extent[0], 1e-6)
+    fig = Figure(figsize=(size, min(max(size * aspect, 0.5 * size), 2.0 * size) + 0.7), dpi=100)
     ax = fig.add_subplot()
     ax.imshow(rgb, extent=sl.extent, origin="upper", interpolation="nearest")
     if crosshair:

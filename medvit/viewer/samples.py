@@ -18,7 +18,7 @@ COMPLETE = ".complete"
 SAMPLES = {
     "volume": ("brats-swin-unetr", "results"),
     "fundus": ("pvbm-biomarkers", ""),
-    "cxr": ("mae-thorax", ""),  # shown once that bundle adds its demo step
+    "cxr": ("mae-thorax", "results"),  # shown once that bundle adds its demo step
 }
 
 
