@@ -106,6 +106,7 @@ def test_reconstruction_page():
 
 def test_cohort_page_and_click_through(samples):
     at = ok(page("5_Cohort"))
+    assert at.selectbox(key="cohort_sample").options[-1] == "Chest X-ray findings (predictions.csv)"
     assert {m.label: m.value for m in at.metric} == {"Cases": "2", "Succeeded": "1", "Failed": "1"}
     assert list(at.dataframe[1].value["image"]) == ["empty_case"]  # the failed cases with their error
     at.multiselect(key="status_filter").set_value(["ok"]).run()
@@ -128,3 +129,12 @@ def test_bad_input_is_a_message(samples, tmp_path):
     at.sidebar.radio(key="cohort_source").set_value("Output folder or CSV path").run()
     at.text_input(key="cohort_path").set_value(str(tmp_path / "bad.csv")).run()
     assert not at.exception and "missing column" in at.error[0].value
+
+
+def test_cohort_page_opens_a_bundle_table_by_path(samples):
+    at = page("5_Cohort")
+    at.sidebar.radio(key="cohort_source").set_value("Output folder or CSV path").run()
+    at.text_input(key="cohort_path").set_value(str(samples["cxr"] / "predictions.csv")).run()
+    ok(at)
+    assert {m.label: m.value for m in at.metric} == {"Cases": "3", "Succeeded": "2", "Failed": "1"}
+    assert at.selectbox(key="open_case").options == ["cr_export.dcm", "phantom_00000.png"]

@@ -22,7 +22,11 @@ source = st.sidebar.radio("Show", SOURCES, key="cohort_source")
 output = None
 with w.readable_errors():
     if source == w.SAMPLE:
-        samples = {"Brain tumour volumes (volumes.csv)": "volume", "Fundus biomarkers (biomarkers.csv)": "fundus"}
+        from medvit.viewer.samples import sample_available
+
+        samples = {"Brain tumour volumes (volumes.csv)": "volume", "Fundus biomarkers (biomarkers.csv)": "fundus",
+                   "Chest X-ray findings (predictions.csv)": "cxr"}
+        samples = {label: page for label, page in samples.items() if sample_available(page)}
         choice = st.sidebar.selectbox("Sample table", list(samples), key="cohort_sample")
         folder = w.sample_or_prompt(samples[choice], "Making the sample once (a few minutes for the brain tumour "
                                                      "sample: a toy network is trained first)...")
@@ -36,6 +40,8 @@ with w.readable_errors():
             st.stop()
         from pathlib import Path
 
+        if Path(path).is_file() and Path(path).name in OUTPUT_TABLES:  # a bundle's table: open its run
+            path = str(Path(path).parent)
         if Path(path).is_dir():
             output = w.open_output(path, None, w.output_table_mtime(path))
             table, name = output.table, output.table_path.name
