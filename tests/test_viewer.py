@@ -176,3 +176,22 @@ def test_uploaded_images_become_volumes():
     photo = volume_from_image(*read_image(fundus_photo()))
     assert list(photo.channels) == ["image 0", "image 1", "image 2"] and photo.shape == (1411, 1411, 1)
     assert not photo.dicom
+
+
+def test_fundus_layers():
+    from medvit.biomarkers.masks import VesselMasks
+    from medvit.biomarkers.overlay import COLOURS
+    from medvit.viewer.fundus import SKELETON_COLOUR, FundusAnalysis
+
+    photo = np.full((80, 80, 3), 100, np.uint8)
+    vessels = np.zeros((80, 80), bool)
+    vessels[38:43, 5:75] = True
+    skeleton = np.zeros_like(vessels)
+    skeleton[40, 6:74] = True
+    analysis = FundusAnalysis(photo, VesselMasks(vessels), (20.0, 20.0, 5.0), {}, {}, skeleton)
+    assert (analysis.picture(overlay=False) == photo).all()
+    drawn = analysis.picture(skeleton=True)
+    assert tuple(drawn[40, 50]) == SKELETON_COLOUR and tuple(drawn[38, 50]) != (100, 100, 100)
+    assert tuple(drawn[25, 20]) == COLOURS["disc"]  # the disc circle, r = 5 px below the centre
+    plain = analysis.picture(vessels=False)
+    assert tuple(plain[38, 50]) == (100, 100, 100)

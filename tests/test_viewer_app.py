@@ -70,6 +70,8 @@ def test_fundus_page(samples):
     assert f"radius **{row['disc_radius']:.1f} px**" in texts(at)
     table = at.dataframe[0].value.set_index("biomarker")["value"]
     assert float(table["median_tortuosity"]) == pytest.approx(row["median_tortuosity"], rel=1e-5)
+    at.checkbox(key="skeleton").check().run()
+    ok(at)
     at.checkbox(key="overlay").uncheck().run()
     ok(at)
     assert at.checkbox(key="vessels").disabled

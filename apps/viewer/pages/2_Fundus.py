@@ -32,13 +32,14 @@ with w.readable_errors(), st.spinner(f"Measuring {name}..."):
 st.sidebar.subheader("Layers")
 show_overlay = st.sidebar.checkbox("Overlay", value=True, key="overlay")
 vessels = st.sidebar.checkbox("Vessel mask", value=True, key="vessels", disabled=not show_overlay)
+skeleton = st.sidebar.checkbox("Skeleton (centre lines)", value=False, key="skeleton", disabled=not show_overlay)
 points = st.sidebar.checkbox("Skeleton end / branch points", value=True, key="points", disabled=not show_overlay)
 
 picture, table = st.columns([3, 2])
 with picture:
     legend = ("arteries red, veins blue" if analysis.masks.has_av else "vessels yellow") + \
-        "; optic disc green; zone B rings (2r, 3r) cyan; start cyan, end white, branch magenta points"
-    st.image(analysis.picture(vessels, points, show_overlay), caption=f"{name}: {legend}")
+        "; optic disc green; zone B rings (2r, 3r) cyan; skeleton black; start cyan, end white, branch magenta points"
+    st.image(analysis.picture(vessels, points, show_overlay, skeleton), caption=f"{name}: {legend}")
 with table:
     st.subheader("Biomarkers")
     values = row.drop(labels=[c for c in ("settings_hash", "input_hash") if c in row.index]).to_dict() \
