@@ -27,6 +27,7 @@ demo: $(STAMP)
 # here when missing (these machines run as root); where it cannot be, that one test skips and says why
 browser:
 	test -x /usr/bin/chromium || apt-get install -y --no-install-recommends chromium \
+		|| (apt-get update -qq && apt-get install -y --no-install-recommends chromium) \
 		|| echo "chromium could not be installed: the viewer's browser test will skip"
 
 test: $(STAMP) browser
