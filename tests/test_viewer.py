@@ -79,6 +79,10 @@ def test_output_folders_and_cohort_tables(tmp_path):
     (tmp_path / "other").mkdir()
     with pytest.raises(MedvitError, match="not the output of a medvit bundle"):
         studies.open_output(tmp_path / "other")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "volumes.csv").write_text("image,status,error,wt_ml\ncase,ok,,1.0\n")
+    with pytest.raises(MedvitError, match="missing column.*segmentation"):
+        studies.open_output(tmp_path / "old", expect="volume")
     (tmp_path / "bad.csv").write_text("name,value\nx,1\n")
     with pytest.raises(MedvitError, match="missing column.*image"):
         studies.read_cohort_table(tmp_path / "bad.csv")

@@ -25,6 +25,12 @@ OUTPUT_TABLES = {
     "predictions.csv": "cxr",
 }
 COHORT_COLUMNS = ("image", "status", "error")
+# what each case page reads from its bundle's table besides the cohort columns
+PAGE_COLUMNS = {
+    "volume": ("segmentation", "wt_ml", "tc_ml", "et_ml", "ncr_ml", "ed_ml", "spacing_mm", "qc_flags"),
+    "fundus": (),
+    "cxr": ("top_finding", "saliency"),
+}
 MAX_ZIP_FILES = 5000
 MAX_ZIP_BYTES = 4 * 1024**3  # uncompressed total: a DICOM series zip is far below, a zip bomb is not
 
@@ -193,7 +199,8 @@ def open_output(folder: str | os.PathLike, expect: str | None = None) -> OutputF
             provenance = json.loads(provenance_path.read_text())
         except ValueError:
             provenance = {}
-    return OutputFolder(Path(folder), table_path, page, read_cohort_table(table_path), provenance)
+    table = read_cohort_table(table_path, required=("image", "status", *PAGE_COLUMNS[page]))
+    return OutputFolder(Path(folder), table_path, page, table, provenance)
 
 
 def locate_input(output: OutputFolder, image: str, root: str | os.PathLike | None = None) -> Path | None:
