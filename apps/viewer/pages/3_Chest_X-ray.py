@@ -1,0 +1,74 @@
+"""Chest X-ray page: the radiograph (MONOCHROME1 shown bright = dense), the 14 finding
+probabilities against a threshold, and the Grad-CAM saliency over the image."""
+
+import numpy as np
+import streamlit as st
+
+from medvit.viewer import widgets as w
+
+PAGE = "cxr"
+IMAGE_TYPES = ["dcm", "png", "jpg", "jpeg"]
+w.header("Chest X-ray findings", "ViT (MAE pre-trained) multi-label classification, ChestX-ray14 labels.")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def radiograph(path: str, mtime: float):
+    """(H, W) display intensities in [0, 1], pixel size (mm) when known, and whether it was MONOCHROME1."""
+    from medvit.io import read_image
+    from medvit.io.meta import spacing_from_affine
+    from medvit.transforms.cxr import cxr_display_intensity
+
+    image, meta = read_image(path)
+    shown = cxr_display_intensity(image, meta).T
+    spacing = spacing_from_affine(meta["affine"], 2)
+    pixel_mm = (float(spacing[1]), float(spacing[0])) if meta.get("spacing_unit", "mm") == "mm" and meta.get(
+        "kind", "").startswith("dicom") else None
+    return shown, pixel_mm, bool(meta.get("inverted_monochrome1", False))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def saliency_map(path: str, mtime: float):
+    from medvit.io import read_image
+
+    array, _ = read_image(path)
+    return np.asarray(array, np.float32).T / 255.0
+
+
+study = w.open_study(
+    PAGE, bundle="mae_thorax_classification", upload_types=IMAGE_TYPES, upload_label="Chest X-ray (DICOM, PNG or JPEG)",
+    upload_prompt="Upload a chest X-ray in the sidebar to look at it; findings come from a run of the "
+                  "`mae_thorax_classification` bundle (open its output folder).",
+    making="Making the sample once: chest X-rays through the bundle...", inputs="Radiographs")
+row, name, output = study.row, study.name, study.output
+labels = []
+if output is not None:
+    columns = list(output.table.columns)
+    labels = columns[columns.index("error") + 1:columns.index("top_finding")]
+with w.readable_errors():
+    image, pixel_mm, inverted = radiograph(str(study.path), study.path.stat().st_mtime)
+
+heat = None
+if row is not None:
+    if isinstance(row.get("saliency"), str) and row["saliency"]:
+        saliency_path = output.table_path.parent / row["saliency"]
+        if saliency_path.is_file() and st.sidebar.checkbox("Saliency overlay", value=True, key="saliency"):
+            heat = saliency_map(str(saliency_path), saliency_path.stat().st_mtime)
+            alpha = st.sidebar.slider("Saliency opacity", 0.0, 1.0, 0.4, 0.05, key="saliency_alpha")
+
+from medvit.viewer.figures import image_figure, probability_chart  # noqa: E402
+
+left, right = st.columns([1, 1])
+with left:
+    note = " (MONOCHROME1, inverted for display)" if inverted else ""
+    title = f"{name}{note}" + (f" · saliency of {row['top_finding']}" if heat is not None else "")
+    st.pyplot(image_figure(image, title, heat, alpha if heat is not None else 0.0, pixel_mm), clear_figure=True)
+with right:
+    if row is None:
+        st.info("No findings for an uploaded image: run the bundle on it and open its output folder.")
+    else:
+        threshold = st.slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="threshold")
+        probabilities = {label: float(row[label]) for label in labels}
+        positive = [label for label, p in sorted(probabilities.items(), key=lambda kv: -kv[1]) if p >= threshold]
+        st.markdown(f"Top finding **{row['top_finding']}** ({probabilities[row['top_finding']]:.3f}); "
+                    f"**{len(positive)}** above the threshold: {', '.join(positive) or 'none'}")
+        st.plotly_chart(probability_chart(probabilities, threshold), key="probabilities")

@@ -1,0 +1,64 @@
+"""Reconstruction page: zero-filled vs SENSE vs the fully sampled reference, error maps,
+PSNR / SSIM / NMSE, the sampling mask, and a frame slider for cine."""
+
+import pandas as pd
+import streamlit as st
+
+from medvit.viewer import widgets as w
+
+PAGE = "recon"
+w.header("Cardiac MR reconstruction", "Undersampled multi-coil k-space (CMRxRecon mask) reconstructed each way and "
+         "scored against the fully sampled reference as the challenge scores.")
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def kspace(path: str, z: int):
+    from medvit.viewer.recon import read_kspace_slice, sample_kspace
+
+    return sample_kspace() if not path else read_kspace_slice(path, z)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def comparison(path: str, z: int, acceleration: int, iterations: int):
+    from medvit.viewer.recon import compare
+
+    return compare(kspace(path, z), acceleration, iterations)
+
+
+source = st.sidebar.radio("Show", [w.SAMPLE, "Fully sampled k-space file"], key="recon_source")
+path, z = "", 0
+if source != w.SAMPLE:
+    path = st.sidebar.text_input("CMRxRecon FullSample .mat (v7.3)", key="recon_path").strip()
+    z = int(st.sidebar.number_input("Slice", min_value=0, value=0, step=1, key="recon_slice"))
+    if not path:
+        st.info("Enter the path of a fully sampled CMRxRecon file (`FullSample/P###/cine_sax.mat`) in the sidebar.")
+        st.stop()
+else:
+    st.info("Sample: a synthetic 4-coil cine slice (`medvit.data.cmrxrecon`, MNI152 anatomy), 6 frames.")
+acceleration = st.sidebar.selectbox("Acceleration R", [4, 8, 10], index=1, key="acceleration")
+iterations = st.sidebar.slider("SENSE conjugate-gradient iterations", 1, 30, 10, key="iterations")
+with w.readable_errors(), st.spinner("Reconstructing..."):
+    result = comparison(path, z, int(acceleration), int(iterations))
+
+frames = result.images["reference"].shape[0]
+frame = st.slider("Frame", 0, frames - 1, 0, key="frame") if frames > 1 else 0
+from medvit.viewer.figures import recon_figure  # noqa: E402
+
+means = result.mean_scores()
+for column, (method, mean) in zip(st.columns(len(means)), means.items()):
+    column.metric(f"{method}: mean PSNR", f"{mean['psnr']:.2f} dB", help=f"SSIM {mean['ssim']:.3f}, NMSE {mean['nmse']:.4f}")
+st.pyplot(recon_figure(result, frame), clear_figure=True)
+st.caption("VarNet joins this comparison with the `cmrxrecon_varnet_reconstruction` bundle's checkpoint.")
+
+st.subheader(f"Scores, frame {frame} and mean over {frames} frame(s)")
+rows = []
+for method, scores in result.scores.items():
+    mean = means[method]
+    rows.append({"method": method, "PSNR (dB)": scores[frame]["psnr"], "SSIM": scores[frame]["ssim"],
+                 "NMSE": scores[frame]["nmse"], "mean PSNR (dB)": mean["psnr"], "mean SSIM": mean["ssim"],
+                 "mean NMSE": mean["nmse"]})
+st.dataframe(pd.DataFrame(rows).round(4), hide_index=True)
+from medvit.recon.masks import CMRX_ACS_LINES  # noqa: E402
+
+st.caption(f"Mask: {int(result.mask.sum())} of {result.mask.size} phase-encoding lines sampled "
+           f"(R = {result.acceleration}, {CMRX_ACS_LINES} calibration lines).")

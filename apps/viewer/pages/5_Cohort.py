@@ -1,0 +1,112 @@
+"""Cohort page: a bundle's table (volumes, biomarkers, predictions) to sort, filter and plot,
+its failed cases with their error, and a click-through to a case's page."""
+
+import streamlit as st
+
+from medvit.viewer import widgets as w
+from medvit.viewer.studies import OUTPUT_TABLES, group_columns, numeric_columns
+
+PAGE = "cohort"
+w.header("Cohort", "One row per case, as the bundles write them.")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def read_table(path: str, mtime: float):
+    from medvit.viewer.studies import read_cohort_table
+
+    return read_cohort_table(path)
+
+
+SOURCES = [w.SAMPLE, "Output folder or CSV path", "Upload a CSV"]
+source = st.sidebar.radio("Show", SOURCES, key="cohort_source")
+output = None
+with w.readable_errors():
+    if source == w.SAMPLE:
+        from medvit.viewer.samples import sample_available
+
+        samples = {"Brain tumour volumes (volumes.csv)": "volume", "Fundus biomarkers (biomarkers.csv)": "fundus",
+                   "Chest X-ray findings (predictions.csv)": "cxr"}
+        samples = {label: page for label, page in samples.items() if sample_available(page)}
+        choice = st.sidebar.selectbox("Sample table", list(samples), key="cohort_sample")
+        folder = w.sample_or_prompt(samples[choice], "Making the sample once (a few minutes for the brain tumour "
+                                                     "sample: a toy network is trained first)...")
+        output = w.open_output(str(folder), None, w.output_table_mtime(str(folder)))
+        table, name = output.table, output.table_path.name
+    elif source == SOURCES[1]:
+        path = st.sidebar.text_input("Output folder or CSV file", key="cohort_path").strip()
+        if not path:
+            st.info("Enter a bundle's output folder or a cohort CSV (columns image, status, error, then results) "
+                    "in the sidebar, or upload a CSV.")
+            st.stop()
+        from pathlib import Path
+
+        if Path(path).is_file() and Path(path).name in OUTPUT_TABLES:  # a bundle's table: open its run
+            path = str(Path(path).parent)
+        if Path(path).is_dir():
+            output = w.open_output(path, None, w.output_table_mtime(path))
+            table, name = output.table, output.table_path.name
+        else:
+            table, name = read_table(path, Path(path).stat().st_mtime), Path(path).name
+    else:
+        csv = w.uploaded_path(PAGE, ["csv"], "Cohort CSV")
+        if csv is None:
+            st.info("Upload a cohort CSV in the sidebar.")
+            st.stop()
+        table, name = read_table(str(csv), csv.stat().st_mtime), csv.name
+
+ok = table[table["status"] == "ok"]
+failed = table[table["status"] != "ok"]
+a, b, c = st.columns(3)
+a.metric("Cases", len(table))
+b.metric("Succeeded", len(ok))
+c.metric("Failed", len(failed))
+
+# --- filters ------------------------------------------------------------------------------------------
+st.sidebar.subheader("Filters")
+statuses = sorted(table["status"].dropna().unique())
+keep = st.sidebar.multiselect("Status", statuses, default=statuses, key="status_filter")
+text = st.sidebar.text_input("Case name contains", key="name_filter")
+numbers = numeric_columns(table)
+filtered = table[table["status"].isin(keep)]
+if text:
+    filtered = filtered[filtered["image"].astype(str).str.contains(text, case=False, regex=False)]
+if numbers:
+    column = st.sidebar.selectbox("Range of", numbers, key="range_column")
+    values = table[column].dropna()
+    if len(values) and values.min() < values.max():
+        low, high = st.sidebar.slider("Range", float(values.min()), float(values.max()),
+                                      (float(values.min()), float(values.max())), key=f"range_{column}")
+        filtered = filtered[filtered[column].isna() | filtered[column].between(low, high)]
+
+st.subheader(f"{name}: {len(filtered)} of {len(table)} rows")
+shown = filtered.drop(columns=[c for c in ("settings_hash", "input_hash") if c in filtered.columns])
+st.dataframe(shown, hide_index=True, key="table")
+
+# --- distributions ------------------------------------------------------------------------------------
+if numbers and len(ok):
+    from medvit.viewer.figures import distribution_charts
+
+    st.subheader("Distributions")
+    left, right = st.columns([1, 1])
+    value = left.selectbox("Value", numbers, key="value_column")
+    groups = group_columns(ok)
+    group = right.selectbox("Group by", ["(none)", *groups], key="group_column")
+    hist, box = distribution_charts(filtered[filtered["status"] == "ok"], value, None if group == "(none)" else group)
+    left.plotly_chart(hist, key="histogram")
+    right.plotly_chart(box, key="boxplot")
+
+# --- failed cases -------------------------------------------------------------------------------------
+st.subheader("Failed cases")
+if failed.empty:
+    st.write("None: every case succeeded.")
+else:
+    st.dataframe(failed[["image", "status", "error"]], hide_index=True, key="failed")
+
+# --- click-through ------------------------------------------------------------------------------------
+page = OUTPUT_TABLES.get(output.table_path.name) if output is not None else None
+if page and len(ok):
+    st.subheader("Open a case")
+    case = st.selectbox("Case", list(ok["image"]), key="open_case")
+    if st.button(f"Open {case} on its page", key="open_button"):
+        st.session_state["open_output"] = {"page": page, "folder": str(output.table_path.parent), "image": case}
+        st.switch_page(w.PAGE_FILES[page])

@@ -1,0 +1,163 @@
+"""Window / level, three-plane slicing in millimetres, tumour overlays and the voxel probe.
+
+Volumes are shown in RAS orientation (:func:`to_ras`): axial slices with the patient's
+anterior up and right on the viewer's left (radiological convention), coronal and sagittal
+slices with superior up. Every slice comes with its extent in mm so figures carry a scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# (centre, width) in Hounsfield units
+WINDOW_PRESETS = {
+    "CT brain": (40.0, 80.0),
+    "CT soft tissue": (50.0, 400.0),
+    "CT lung": (-600.0, 1500.0),
+    "CT bone": (400.0, 1800.0),
+}
+AUTO_WINDOW = "MR auto (1-99th percentile)"
+PLANES = ("axial", "coronal", "sagittal")
+# BraTS regions drawn from the largest to the smallest, so each stays visible inside the last;
+# the labels are medvit.segmentation.brats.REGION_LABELS (not imported: it loads MONAI; a test keeps them equal)
+REGIONS = {
+    "WT": {"labels": (1, 2, 3, 4), "colour": (46, 204, 64), "name": "whole tumour"},
+    "TC": {"labels": (1, 3, 4), "colour": (255, 65, 54), "name": "tumour core"},
+    "ET": {"labels": (3, 4), "colour": (255, 220, 0), "name": "enhancing tumour"},
+}
+LABEL_NAMES = {0: "background", 1: "necrosis / non-enhancing core", 2: "oedema", 3: "enhancing tumour",
+               4: "enhancing tumour"}
+
+
+def auto_window(volume: np.ndarray, low: float = 1.0, high: float = 99.0) -> tuple[float, float]:
+    """(centre, width) between two percentiles of the non-zero voxels (MR has no fixed scale)."""
+    values = np.asarray(volume)
+    values = values[np.isfinite(values) & (values != 0)]
+    if values.size == 0:
+        return 0.5, 1.0
+    lo, hi = np.percentile(values, [low, high])
+    if hi <= lo:
+        hi = lo + 1.0
+    return float((lo + hi) / 2), float(hi - lo)
+
+
+def window_for(name: str, volume: np.ndarray, meta: dict | None = None) -> tuple[float, float]:
+    """A preset's (centre, width); the auto window for MR; the file's own for "DICOM window"."""
+    if name in WINDOW_PRESETS:
+        return WINDOW_PRESETS[name]
+    if name == "DICOM window" and meta and meta.get("window_center") is not None:
+        centre, width = (np.atleast_1d(meta[k])[0] for k in ("window_center", "window_width"))
+        return float(centre), float(width)
+    return auto_window(volume)
+
+
+def window_names(meta: dict | None) -> list[str]:
+    """The window choices for an image: CT presets first for CT, the auto window first otherwise."""
+    names = [AUTO_WINDOW, *WINDOW_PRESETS]
+    if meta and meta.get("modality") == "CT":
+        names = [*WINDOW_PRESETS, AUTO_WINDOW]
+    if meta and meta.get("window_center") is not None:
+        names.insert(0, "DICOM window")
+    return names
+
+
+def apply_window(image: np.ndarray, centre: float, width: float) -> np.ndarray:
+    """Intensities → [0, 1] for display: linear within the window, clipped outside."""
+    width = max(float(width), 1e-6)
+    return np.clip((np.asarray(image, np.float32) - (centre - width / 2)) / width, 0.0, 1.0)
+
+
+def to_ras(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reorder / flip the three spatial axes (first) into RAS: x towards the patient's left,
+    y anterior, z superior; returns the array and its new affine. A trailing channel axis is kept."""
+    from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation
+
+    ornt = io_orientation(affine)
+    shape = array.shape[:3]
+    out = apply_orientation(array, ornt) if array.ndim == 3 else np.stack(
+        [apply_orientation(array[..., c], ornt) for c in range(array.shape[-1])], axis=-1)
+    new_affine = np.asarray(affine) @ inv_ornt_aff(ornt, shape)
+    return np.ascontiguousarray(out), new_affine
+
+
+def spacing_of(affine: np.ndarray) -> np.ndarray:
+    from medvit.io.meta import spacing_from_affine
+
+    return spacing_from_affine(affine, 3)
+
+
+@dataclass
+class Slice:
+    """One plane of a volume ready to draw: rows top to bottom, columns left to right."""
+
+    image: np.ndarray
+    extent: tuple[float, float, float, float]  # (left, right, bottom, top) in mm, for imshow(origin="upper")
+    crosshair: tuple[float, float]  # (x, y) in mm of the other planes' position
+    axes: tuple[str, str]  # what the horizontal and vertical directions are
+
+
+def plane_slice(volume: np.ndarray, spacing, plane: str, position) -> Slice:
+    """The slice of a RAS volume through voxel ``position`` (i, j, k) in ``plane``."""
+    i, j, k = (int(v) for v in position)
+    sx, sy, sz = (float(s) for s in spacing)
+    if plane == "axial":
+        data, (sh, sv), (ph, pv), axes = volume[:, :, k], (sx, sy), (i, j), ("R → L (mm)", "P → A (mm)")
+    elif plane == "coronal":
+        data, (sh, sv), (ph, pv), axes = volume[:, j, :], (sx, sz), (i, k), ("R → L (mm)", "I → S (mm)")
+    elif plane == "sagittal":
+        data, (sh, sv), (ph, pv), axes = volume[i, :, :], (sy, sz), (j, k), ("P → A (mm)", "I → S (mm)")
+    else:
+        raise ValueError(f"unknown plane {plane!r}; one of {PLANES}")
+    image = np.swapaxes(data, 0, 1)[::-1]  # (vertical, horizontal), top row = highest index
+    nh, nv = data.shape[:2]
+    return Slice(image, (0.0, nh * sh, 0.0, nv * sv), ((ph + 0.5) * sh, (pv + 0.5) * sv), axes)
+
+
+def region_masks(labels: np.ndarray, regions=("WT", "TC", "ET")) -> dict[str, np.ndarray]:
+    return {name: np.isin(labels, REGIONS[name]["labels"]) for name in regions}
+
+
+def overlay(grey: np.ndarray, labels: np.ndarray | None, regions=("WT", "TC", "ET"), opacity: float = 0.5,
+            style: str = "fill") -> np.ndarray:
+    """(H, W, 3) uint8: a windowed slice in [0, 1] with the tumour regions over it.
+
+    Args:
+        labels: BraTS label map of the slice (None: no overlay).
+        regions: which of WT, TC, ET to draw (each in its :data:`REGIONS` colour).
+        opacity: 0 (invisible) to 1 (opaque) for filled regions; outlines are drawn opaque.
+        style: "fill" or "outline".
+    """
+    from skimage.segmentation import find_boundaries
+
+    rgb = np.repeat(np.asarray(grey, np.float32)[..., None] * 255.0, 3, axis=-1)
+    if labels is not None:
+        for name, mask in region_masks(labels, [r for r in REGIONS if r in regions]).items():
+            if not mask.any():
+                continue
+            colour = np.asarray(REGIONS[name]["colour"], np.float32)
+            if style == "outline":
+                rgb[find_boundaries(mask, mode="inner")] = colour
+            else:
+                rgb[mask] = (1 - opacity) * rgb[mask] + opacity * colour
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def probe(channels: dict[str, np.ndarray], labels: np.ndarray | None, affine: np.ndarray, position) -> dict:
+    """What is at voxel ``position``: its indices, RAS position in mm, each channel's value and the label."""
+    i, j, k = (int(v) for v in position)
+    world = np.asarray(affine) @ np.array([i, j, k, 1.0])
+    out = {"voxel": (i, j, k), "ras_mm": tuple(round(float(v), 1) for v in world[:3]),
+           "values": {name: float(volume[i, j, k]) for name, volume in channels.items()}}
+    if labels is not None:
+        code = int(labels[i, j, k])
+        out["label"] = code
+        out["label_name"] = LABEL_NAMES.get(code, f"label {code}")
+    return out
+
+
+def volumes_ml(labels: np.ndarray, spacing) -> dict[str, float]:
+    """Per-region volumes (mL) of a label map."""
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    return {name: float(mask.sum()) * voxel_ml for name, mask in region_masks(labels).items()}

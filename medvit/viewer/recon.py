@@ -1,0 +1,83 @@
+"""Reconstructions side by side: zero-filled, SENSE (and VarNet when given) against the fully
+sampled reference, with error maps and the challenge's PSNR / SSIM / NMSE per frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from medvit.errors import MedvitError
+
+
+@dataclass
+class Comparison:
+    """Magnitude images (frames, ky, kx) per method, the line mask and the scores per frame."""
+
+    images: dict[str, np.ndarray]
+    mask: np.ndarray  # bool (ky,)
+    scores: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    acceleration: int = 0
+
+    def error(self, method: str, frame: int) -> np.ndarray:
+        """|method − reference| of one frame, each image scaled by its own maximum (as scored)."""
+        ref = self.images["reference"][frame]
+        pred = self.images[method][frame]
+        return np.abs(pred / max(float(pred.max()), 1e-12) - ref / max(float(ref.max()), 1e-12))
+
+    def mean_scores(self) -> dict[str, dict[str, float]]:
+        return {m: {k: float(np.mean([s[k] for s in rows])) for k in rows[0]} for m, rows in self.scores.items()}
+
+
+def compare(kspace: np.ndarray, acceleration: int, sense_iterations: int = 10, varnet=None) -> Comparison:
+    """Undersample fully sampled multi-coil k-space (frames, coils, ky, kx) with the CMRxRecon
+    mask of ``acceleration`` and reconstruct every frame each way.
+
+    Args:
+        varnet: optional callable ``(masked kspace (coils, ky, kx), mask (ky,)) → magnitude``.
+    """
+    from medvit.recon.baselines import sense, zero_filled
+    from medvit.recon.coils import rss
+    from medvit.recon.fft import ifft2c
+    from medvit.recon.masks import cmrx_mask
+    from medvit.recon.scoring import score_image
+
+    kspace = np.asarray(kspace)
+    if kspace.ndim != 4:
+        raise MedvitError(f"expected k-space (frames, coils, ky, kx), got shape {kspace.shape}")
+    mask = cmrx_mask(kspace.shape[-2], acceleration)
+    masked = kspace * mask[None, None, :, None]
+    methods = {"reference": [], "zero-filled": [], "SENSE": []}
+    if varnet is not None:
+        methods["VarNet"] = []
+    for frame, sampled in zip(kspace, masked):
+        methods["reference"].append(rss(ifft2c(frame), axis=0))
+        methods["zero-filled"].append(zero_filled(sampled))
+        methods["SENSE"].append(np.abs(sense(sampled, mask, iterations=sense_iterations)))
+        if varnet is not None:
+            methods["VarNet"].append(np.asarray(varnet(sampled, mask)))
+    images = {name: np.stack(frames).astype(np.float32) for name, frames in methods.items()}
+    scores = {name: [score_image(images[name][t], images["reference"][t]) for t in range(len(kspace))]
+              for name in images if name != "reference"}
+    return Comparison(images, mask, scores, int(acceleration))
+
+
+def sample_kspace(num_frames: int = 6, seed: int = 0) -> np.ndarray:
+    """A synthetic multi-coil cine slice (frames, coils, ky, kx) from :mod:`medvit.data.cmrxrecon`."""
+    from medvit.data.cmrxrecon import synthetic_kspace
+
+    data = synthetic_kspace("cine_sax", num_ky=96, num_kx=128, num_coils=4, num_slices=1, num_frames=num_frames,
+                            seed=seed)
+    return data["kspace"][:, 0]
+
+
+def read_kspace_slice(path, z: int = 0) -> np.ndarray:
+    """All frames of one slice of a fully sampled CMRxRecon ``.mat`` as (frames, coils, ky, kx)."""
+    from medvit.io import CMRxKSpace
+
+    with CMRxKSpace(path) as kspace:
+        if not 0 <= z < kspace.num_slices:
+            raise MedvitError(f"{path}: slice {z} out of range (0..{kspace.num_slices - 1})")
+        if kspace.single_coil:
+            raise MedvitError(f"{path}: single-coil k-space; the comparison needs multi-coil data (SENSE)")
+        return np.stack([kspace.read_slice(t, z) for t in range(kspace.num_frames)])

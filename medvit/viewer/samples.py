@@ -1,0 +1,76 @@
+"""The sample results each page shows before a study is opened, made on first use and kept.
+
+They are the ``medvit demo`` steps' outputs (DESIGN.md's sample data through the bundles; the
+brain tumour step trains its tiny network first, so what is shown is a real toy result), run
+once into the viewer's cache folder: ``$MEDVIT_VIEWER_CACHE``, else ``~/.cache/medvit/viewer``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+COMPLETE = ".complete"
+# page → (``medvit demo`` step, sub-folder of its output that holds the bundle's table)
+SAMPLES = {
+    "volume": ("brats-swin-unetr", "results"),
+    "fundus": ("pvbm-biomarkers", ""),
+    "cxr": ("mae-thorax", "results"),  # shown once that bundle adds its demo step
+}
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("MEDVIT_VIEWER_CACHE") or Path.home() / ".cache" / "medvit" / "viewer")
+
+
+def sample_available(page: str) -> bool:
+    """Whether the page has a sample: made already, or a demo step that can make it."""
+    from medvit.demo import STEPS
+
+    step, _ = SAMPLES[page]
+    return (cache_root() / step / COMPLETE).is_file() or step in STEPS
+
+
+def sample_output(page: str, make: bool = True, step_fn: Callable[[Path], list[str]] | None = None) -> Path | None:
+    """The output folder of the page's sample, made now when missing (None when it cannot be).
+
+    Args:
+        page: "volume", "fundus" or "cxr".
+        make: run the demo step when the sample is missing (False: only report what exists).
+        step_fn: what makes the sample instead of the demo step (same contract: fills the
+            folder it is given), e.g. a smaller run in tests.
+    """
+    step, sub = SAMPLES[page]
+    root = cache_root()
+    folder = root / step
+    if (folder / COMPLETE).is_file():
+        return folder / sub
+    if not make:
+        return None
+    if step_fn is None:
+        from medvit.demo import STEPS
+
+        step_fn = STEPS.get(step)
+        if step_fn is None:
+            return None
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{step}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another viewer process may be making it
+        try:
+            if not (folder / COMPLETE).is_file():
+                shutil.rmtree(folder, ignore_errors=True)  # a run cut short leaves no half sample
+                lines = step_fn(folder)
+                (folder / COMPLETE).write_text("\n".join(lines or []) + "\n")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return folder / sub
+
+
+def sample_notes(page: str) -> str:
+    """What the demo step said when it made the sample (e.g. how the toy network was trained)."""
+    step, _ = SAMPLES[page]
+    marker = cache_root() / step / COMPLETE
+    return marker.read_text().strip() if marker.is_file() else ""

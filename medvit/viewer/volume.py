@@ -1,0 +1,72 @@
+"""A volume to view: named channels and, for a segmented case, its label map, all in RAS."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from medvit.errors import MedvitError
+from medvit.viewer.display import spacing_of, to_ras
+
+
+@dataclass
+class VolumeView:
+    channels: dict[str, np.ndarray]  # name → (X, Y, Z) in RAS
+    affine: np.ndarray  # RAS voxel → world (mm)
+    labels: np.ndarray | None = None
+    meta: dict = field(default_factory=dict)  # the first series' metadata (modality, window, ...)
+    dicom: dict[str, tuple[Path, str | None]] = field(default_factory=dict)  # channel → DICOM (file / folder, series UID)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return next(iter(self.channels.values())).shape
+
+    @property
+    def spacing(self) -> np.ndarray:
+        return spacing_of(self.affine)
+
+
+def volume_from_image(array: np.ndarray, meta: dict, name: str = "image") -> VolumeView:
+    """An image read by :func:`medvit.io.read_image` as a view (2D images get one slice; a
+    trailing channel axis becomes channels ``<name> 0, 1, ...``)."""
+    spatial = len(meta["spatial_shape"])
+    channel_last = not np.isnan(meta["original_channel_dim"])
+    if spatial == 2:
+        array = array[:, :, None, ...]
+    elif spatial != 3:
+        raise MedvitError(f"{meta.get('filename_or_obj', name)}: a {spatial}-D image cannot be shown as a volume")
+    data, affine = to_ras(np.asarray(array), np.asarray(meta["affine"]))
+    if channel_last:
+        channels = {f"{name} {c}": data[..., c] for c in range(data.shape[-1])}
+    else:
+        channels = {name: data}
+    source = meta.get("filename_or_obj")
+    dicom = {}
+    if source and meta.get("kind", "").startswith("dicom"):
+        dicom = {c: (Path(source), meta.get("series_instance_uid")) for c in channels}
+    return VolumeView(channels, affine, None, meta, dicom)
+
+
+def volume_from_case(case_dir: str | os.PathLike, seg_path: str | os.PathLike | None = None) -> VolumeView:
+    """A BraTS-style case (four series, as the bundle reads them: on T1's grid) and its labels."""
+    from medvit.io import read_image
+    from medvit.io.cases import BRATS_SERIES, find_case_series
+    from medvit.segmentation.brats import load_case
+
+    volume, _, _ = load_case(case_dir)
+    array = np.moveaxis(volume.numpy(), 0, -1)
+    data, affine = to_ras(array, np.asarray(volume.affine))
+    channels = {name: data[..., c] for c, name in enumerate(BRATS_SERIES)}
+    refs = find_case_series(case_dir)
+    dicom = {name: (ref.path, ref.series_uid) for name, ref in refs.items() if ref.series_uid}
+    _, first_meta = read_image(refs["t1"].path, refs["t1"].series_uid)
+    labels = None
+    if seg_path is not None:
+        seg, seg_meta = read_image(seg_path)
+        if seg.shape != array.shape[:3] or not np.allclose(seg_meta["affine"], np.asarray(volume.affine), atol=1e-3):
+            raise MedvitError(f"{seg_path}: the label map's grid {seg.shape} is not the case's {array.shape[:3]}")
+        labels, _ = to_ras(np.asarray(seg).astype(np.uint8), np.asarray(seg_meta["affine"]))
+    return VolumeView(channels, affine, labels, first_meta, dicom)

@@ -1,0 +1,204 @@
+"""Streamlit pieces the pages share: choosing a study, cached loading, readable errors.
+
+This is the only module of :mod:`medvit.viewer` that imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from medvit.errors import MedvitError
+
+PAGE_FILES = {
+    "volume": "pages/1_Brain_tumour.py",
+    "fundus": "pages/2_Fundus.py",
+    "cxr": "pages/3_Chest_X-ray.py",
+    "recon": "pages/4_Reconstruction.py",
+    "cohort": "pages/5_Cohort.py",
+}
+SAMPLE, FOLDER, UPLOAD = "Sample results", "Output folder", "Upload a file"
+NOT_CLINICAL = "Research software, not for clinical use."
+
+
+def header(title: str, caption: str) -> None:
+    """Page settings, title and the one-line caption every page has."""
+    st.set_page_config(page_title=f"{title} · medvit", layout="wide")
+    st.title(title)
+    st.caption(f"{caption} {NOT_CLINICAL}")
+
+
+@contextlib.contextmanager
+def readable_errors():
+    """Show what went wrong with the user's input as a message and stop the page (the app runs on)."""
+    try:
+        yield
+    except (MedvitError, OSError, ValueError, KeyError) as error:
+        st.error(f"Cannot open this: {error}")
+        st.stop()
+
+
+def upload_dir() -> Path:
+    """This session's private folder for uploads."""
+    if "upload_dir" not in st.session_state:
+        st.session_state["upload_dir"] = tempfile.mkdtemp(prefix="medvit-viewer-")
+    return Path(st.session_state["upload_dir"])
+
+
+def choose_source(page: str, upload_types: list[str] | None, sample_label: str = SAMPLE) -> str:
+    """The sidebar's "what to show" choice; a click-through from the Cohort page preselects its folder."""
+    options = [sample_label, FOLDER] + ([UPLOAD] if upload_types else [])
+    pending = st.session_state.get("open_output")
+    index = 1 if pending and pending.get("page") == page else 0
+    return st.sidebar.radio("Show", options, index=index, key=f"{page}_source")
+
+
+def output_folder_input(page: str) -> tuple[str, str | None]:
+    """Text input for a bundle's output folder; returns it and the case to preselect (click-through)."""
+    pending = st.session_state.get("open_output") or {}
+    default = pending.get("folder", "") if pending.get("page") == page else ""
+    folder = st.sidebar.text_input("Output folder of a bundle run", value=default, key=f"{page}_folder",
+                                   help="The folder given as --output_dir (it holds the bundle's CSV table).")
+    return folder.strip(), pending.get("image") if pending.get("page") == page else None
+
+
+def uploaded_path(page: str, types: list[str], label: str) -> Path | None:
+    """The uploaded file saved (zip extracted) in the session's folder, or None before an upload."""
+    from medvit.viewer.studies import save_upload
+
+    upload = st.sidebar.file_uploader(label, type=types, key=f"{page}_upload")
+    if upload is None:
+        return None
+    data = upload.getvalue()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    with readable_errors():
+        return save_upload(upload.name, data, upload_dir() / digest)
+
+
+@st.cache_resource(show_spinner=False, max_entries=3)
+def sample_output(page: str):
+    """The page's sample output folder, made once per server (see :mod:`medvit.viewer.samples`)."""
+    from medvit.viewer.samples import sample_output as make
+
+    return make(page)
+
+
+def sample_or_prompt(page: str, making: str) -> Path:
+    """The sample's output folder, made now (with a spinner saying what happens) when missing;
+    without a way to make it, a prompt to open a study and the page stops."""
+    from medvit.viewer.samples import sample_available
+
+    if not sample_available(page):
+        st.info("No sample results for this page yet. Open a study in the sidebar: an output folder of the "
+                "bundle, or an uploaded file.")
+        st.stop()
+    with st.spinner(making):
+        folder = sample_output(page)
+    if folder is None:
+        st.info("No sample results for this page. Open a study in the sidebar.")
+        st.stop()
+    return folder
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def open_output(folder: str, expect: str | None, mtime: float):
+    """A bundle's output folder (cached; ``mtime`` of its table makes a re-run reload)."""
+    from medvit.viewer.studies import open_output as opener
+
+    return opener(folder, expect)
+
+
+def output_table_mtime(folder: str) -> float:
+    from medvit.viewer.studies import find_output_table
+
+    with readable_errors():
+        return find_output_table(folder).stat().st_mtime
+
+
+def case_picker(output, page: str, preselect: str | None) -> str:
+    """Select box over the table's successful rows; the failed ones are listed with their error."""
+    ok = output.table[output.table["status"] == "ok"]
+    failed = output.failed()
+    if len(failed):
+        with st.sidebar.expander(f"{len(failed)} failed case(s)"):
+            for _, row in failed.iterrows():
+                st.write(f"**{row['image']}**: {row['error']}")
+    if ok.empty:
+        st.error(f"{output.table_path}: no case of this run succeeded; see the failed cases in the sidebar.")
+        st.stop()
+    images = list(ok["image"])
+    index = images.index(preselect) if preselect in images else 0
+    return st.sidebar.selectbox("Case", images, index=index, key=f"{page}_case")
+
+
+def weights_warning(row) -> None:
+    weights = str(row.get("weights", ""))
+    if weights.startswith("random"):
+        st.warning("These results come from a network with **random weights** (no checkpoint was given): "
+                   "they show the pipeline, not a finding.")
+
+
+@dataclass
+class Opened:
+    """What a case page shows: the input (a file, or a case folder) and, from a bundle's output
+    folder, that folder and the case's row."""
+
+    path: Path
+    name: str
+    output: object = None  # medvit.viewer.studies.OutputFolder
+    row: object = None  # pandas Series
+
+
+def open_study(page: str, *, bundle: str, upload_types: list[str], upload_label: str, upload_prompt: str,
+               making: str, inputs: str) -> Opened:
+    """The sidebar's study choice for a case page, resolved to the input to show.
+
+    Sample results (made on first use), a bundle's output folder (its case picked from the table,
+    the input found beside it or in a folder the user names) or an upload. Anything missing stops
+    the page with a prompt; anything unreadable with a message.
+
+    Args:
+        bundle: the bundle whose output folders the page shows (for the prompt).
+        upload_types, upload_label, upload_prompt: the uploader's suffixes, label and empty-state text.
+        making: what the spinner says while the sample is made.
+        inputs: what the inputs are called ("Photographs", ...), for the folder box.
+    """
+    from medvit.viewer.samples import sample_notes
+    from medvit.viewer.studies import OUTPUT_TABLES, locate_input
+
+    source = choose_source(page, upload_types)
+    with readable_errors():
+        if source == UPLOAD:
+            path = uploaded_path(page, upload_types, upload_label)
+            if path is None:
+                st.info(upload_prompt)
+                st.stop()
+            return Opened(path, path.name)
+        if source == SAMPLE:
+            folder, preselect = sample_or_prompt(page, making), None
+            notes = sample_notes(page)
+            if notes:
+                st.info(f"Sample results: {notes.splitlines()[0]}")
+        else:
+            folder, preselect = output_folder_input(page)
+            if not folder:
+                table = next(name for name, p in OUTPUT_TABLES.items() if p == page)
+                st.info(f"Enter the output folder of a `{bundle}` run (it holds {table}) in the sidebar.")
+                st.stop()
+        output = open_output(str(folder), page, output_table_mtime(str(folder)))
+        name = case_picker(output, page, preselect)
+        row = output.table[output.table["image"] == name].iloc[0]
+        root = st.sidebar.text_input(f"{inputs} folder (when not found)", key=f"{page}_root",
+                                     help="The run's --dataset_dir.")
+        path = locate_input(output, name, root or None)
+        if path is None:
+            st.error(f"The input of {name} was not found. Give the run's {inputs.lower()} folder (its --dataset_dir) "
+                     "in the sidebar.")
+            st.stop()
+    weights_warning(row)
+    return Opened(path, name, output, row)

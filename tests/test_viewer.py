@@ -1,0 +1,201 @@
+"""The viewer's logic without a browser: uploads, output folders, windows, slicing, overlays,
+the probe, reconstructions to compare, and the cached samples."""
+
+import io
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from medvit.data import pydicom_sample
+from medvit.errors import MedvitError
+from medvit.viewer import display, studies
+from medvit.viewer.samples import COMPLETE, sample_output
+
+
+def _zip(entries: dict[str, bytes], links: tuple[str, ...] = ()) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = 0o120777 << 16
+            zf.writestr(info, "/etc/passwd")
+    return buffer.getvalue()
+
+
+def test_a_zipped_dicom_series_opens_through_medvit_io(tmp_path):
+    series = pydicom_sample("ct_volume")
+    data = _zip({f"export/{p.name}": p.read_bytes() for p in sorted(series.iterdir()) if p.is_file()})
+    study = studies.open_upload("CT head.zip", data, tmp_path)
+    assert study.kind == "dicom-series" and study.array.ndim == 3 and study.is_dicom
+    assert study.path.is_dir() and tmp_path in study.path.parents
+    tags = studies.dicom_tags(study.path)
+    assert {"Modality", "SeriesInstanceUID"} <= {row["keyword"] for row in tags}
+    assert "PixelData" not in {row["keyword"] for row in tags}
+
+
+@pytest.mark.parametrize("entries,links,message", [
+    ({"../outside.dcm": b"x"}, (), "outside the folder"),
+    ({"/abs.dcm": b"x"}, (), "outside the folder"),
+    ({"a.dcm": b"x"}, ("link.dcm",), "symbolic link"),
+])
+def test_unsafe_zips_are_refused(tmp_path, entries, links, message):
+    with pytest.raises(MedvitError, match=message):
+        studies.save_upload("series.zip", _zip(entries, links), tmp_path / "up")
+    assert not (tmp_path / "outside.dcm").exists()
+
+
+def test_upload_names_stay_inside_and_bad_files_say_which(tmp_path):
+    path = studies.save_upload("../../etc/passwd.png", b"not an image", tmp_path)
+    assert path.parent == tmp_path and path.name == "passwd.png"
+    with pytest.raises(MedvitError, match="scan.nii.gz"):
+        studies.open_upload("scan.nii.gz", b"garbage bytes", tmp_path)
+    with pytest.raises(MedvitError, match="empty"):
+        studies.save_upload("empty.dcm", b"", tmp_path)
+    with pytest.raises(MedvitError, match="too many|more than"):
+        studies.safe_extract(_write(tmp_path / "many.zip", _zip({f"{i}.dcm": b"x" for i in range(5)})), tmp_path / "m",
+                             max_files=4)
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def test_output_folders_and_cohort_tables(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    pd.DataFrame({"image": ["a", "b"], "status": ["ok", "error"], "error": ["", "b: unreadable"],
+                  "disc_radius": [90.5, None], "eye": ["left", "right"]}).to_csv(run / "biomarkers.csv", index=False)
+    output = studies.open_output(run, expect="fundus")
+    assert output.page == "fundus" and list(output.failed()["image"]) == ["b"]
+    assert studies.numeric_columns(output.table) == ["disc_radius"]
+    assert studies.group_columns(output.table) == ["status", "eye"]
+    with pytest.raises(MedvitError, match="another bundle"):
+        studies.open_output(run, expect="volume")
+    (tmp_path / "other").mkdir()
+    with pytest.raises(MedvitError, match="not the output of a medvit bundle"):
+        studies.open_output(tmp_path / "other")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "volumes.csv").write_text("image,status,error,wt_ml\ncase,ok,,1.0\n")
+    with pytest.raises(MedvitError, match="missing column.*segmentation"):
+        studies.open_output(tmp_path / "old", expect="volume")
+    (tmp_path / "bad.csv").write_text("name,value\nx,1\n")
+    with pytest.raises(MedvitError, match="missing column.*image"):
+        studies.read_cohort_table(tmp_path / "bad.csv")
+
+
+def test_windows():
+    assert display.window_for("CT lung", np.zeros(3)) == (-600.0, 1500.0)
+    np.testing.assert_allclose(display.apply_window(np.array([-1000.0, -600.0, 150.0, 500.0]), -600, 1500),
+                               [0.2333333, 0.5, 1.0, 1.0], atol=1e-6)
+    mr = np.concatenate([np.zeros(100), np.linspace(1, 100, 100)])
+    centre, width = display.auto_window(mr)  # zeros (outside the head) ignored
+    assert np.isclose(centre - width / 2, np.percentile(np.linspace(1, 100, 100), 1))
+    assert display.window_names({"modality": "CT"})[0] == "CT brain"
+    assert display.window_names({"modality": "MR", "window_center": 40})[:2] == ["DICOM window", display.AUTO_WINDOW]
+
+
+def test_volumes_are_shown_in_ras_with_mm_extents_and_probed():
+    # an LPS volume (as DICOM stores it): x to the patient's left is flipped, y flipped
+    volume = np.zeros((4, 5, 6), np.float32)
+    volume[0, 0, 5] = 7.0  # patient's right-most, most anterior, top
+    affine = np.diag([-2.0, -3.0, 4.0, 1.0])
+    ras, ras_affine = display.to_ras(volume, affine)
+    assert ras[3, 4, 5] == 7.0 and np.allclose(np.diag(ras_affine)[:3], [2, 3, 4])
+    axial = display.plane_slice(ras, [2, 3, 4], "axial", (3, 4, 5))
+    assert axial.image.shape == (5, 4) and axial.image[0, 3] == 7.0  # anterior at the top, left on the right
+    assert axial.extent == (0.0, 8.0, 0.0, 15.0) and axial.crosshair == (7.0, 13.5)
+    sagittal = display.plane_slice(ras, [2, 3, 4], "sagittal", (3, 4, 5))
+    assert sagittal.image.shape == (6, 5) and sagittal.image[0, 4] == 7.0 and sagittal.extent[3] == 24.0
+    labels = np.zeros_like(ras, np.uint8)
+    labels[3, 4, 5] = 4
+    found = display.probe({"flair": ras}, labels, ras_affine, (3, 4, 5))
+    world = ras_affine @ [3, 4, 5, 1]
+    assert found["values"] == {"flair": 7.0} and found["label_name"] == "enhancing tumour"
+    assert found["ras_mm"] == tuple(round(float(v), 1) for v in world[:3])
+
+
+def test_overlay_colours_and_outline():
+    grey = np.full((9, 9), 0.5, np.float32)
+    labels = np.zeros((9, 9), np.uint8)
+    labels[1:8, 1:8] = 2
+    labels[3:6, 3:6] = 4
+    filled = display.overlay(grey, labels, ("WT", "TC", "ET"), opacity=1.0)
+    assert tuple(filled[4, 4]) == display.REGIONS["ET"]["colour"] and tuple(filled[1, 1]) == display.REGIONS["WT"]["colour"]
+    assert tuple(filled[0, 0]) == (127, 127, 127)
+    outline = display.overlay(grey, labels, ("WT",), style="outline")
+    assert tuple(outline[1, 4]) == display.REGIONS["WT"]["colour"] and tuple(outline[4, 4]) == (127, 127, 127)
+    none = display.overlay(grey, labels, ())
+    assert (none == 127).all()
+
+
+def test_region_labels_are_the_bundles():
+    from medvit.segmentation.brats import REGION_LABELS
+
+    assert {name.lower(): set(r["labels"]) for name, r in display.REGIONS.items()} == \
+        {k: set(REGION_LABELS[k]) for k in ("wt", "tc", "et")}
+
+
+def test_sense_beats_zero_filled_on_the_sample():
+    from medvit.viewer.recon import compare, sample_kspace
+
+    result = compare(sample_kspace(num_frames=2), acceleration=4)
+    means = result.mean_scores()
+    assert result.images["SENSE"].shape == (2, 96, 128) and result.mask.sum() > 96 / 4
+    assert means["SENSE"]["psnr"] > means["zero-filled"]["psnr"] + 1 and means["SENSE"]["nmse"] < means["zero-filled"]["nmse"]
+    assert result.error("zero-filled", 0).max() <= 1.0
+
+
+def test_samples_are_made_once_and_a_cut_short_run_is_redone(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDVIT_VIEWER_CACHE", str(tmp_path))
+    calls = []
+
+    def step(folder):
+        calls.append(folder)
+        (folder / "results").mkdir(parents=True)
+        return ["made"]
+
+    (tmp_path / "brats-swin-unetr").mkdir()  # a run cut short: no marker
+    (tmp_path / "brats-swin-unetr" / "stale").write_text("x")
+    assert sample_output("volume", step_fn=step) == tmp_path / "brats-swin-unetr" / "results"
+    assert sample_output("volume", step_fn=step) == tmp_path / "brats-swin-unetr" / "results"
+    assert len(calls) == 1 and not (tmp_path / "brats-swin-unetr" / "stale").exists()
+    assert (tmp_path / "brats-swin-unetr" / COMPLETE).read_text().strip() == "made"
+    assert sample_output("fundus", make=False) is None
+
+
+def test_uploaded_images_become_volumes():
+    from medvit.data import fundus_photo
+    from medvit.io import read_image
+    from medvit.viewer.volume import volume_from_image
+
+    ct = volume_from_image(*read_image(pydicom_sample("ct_volume")))
+    assert list(ct.channels) == ["image"] and ct.shape[2] == 5 and ct.dicom["image"][1]
+    assert display.window_names(ct.meta)[:2] == ["DICOM window", "CT brain"]  # the file's window, then CT presets
+    assert np.allclose(np.diag(ct.affine)[:3], ct.spacing)  # shown in RAS
+    photo = volume_from_image(*read_image(fundus_photo()))
+    assert list(photo.channels) == ["image 0", "image 1", "image 2"] and photo.shape == (1411, 1411, 1)
+    assert not photo.dicom
+
+
+def test_fundus_layers():
+    from medvit.biomarkers.masks import VesselMasks
+    from medvit.biomarkers.overlay import COLOURS
+    from medvit.viewer.fundus import SKELETON_COLOUR, FundusAnalysis
+
+    photo = np.full((80, 80, 3), 100, np.uint8)
+    vessels = np.zeros((80, 80), bool)
+    vessels[38:43, 5:75] = True
+    skeleton = np.zeros_like(vessels)
+    skeleton[40, 6:74] = True
+    analysis = FundusAnalysis(photo, VesselMasks(vessels), (20.0, 20.0, 5.0), {}, {}, skeleton)
+    assert (analysis.picture(overlay=False) == photo).all()
+    drawn = analysis.picture(skeleton=True)
+    assert tuple(drawn[40, 50]) == SKELETON_COLOUR and tuple(drawn[38, 50]) != (100, 100, 100)
+    assert tuple(drawn[25, 20]) == COLOURS["disc"]  # the disc circle, r = 5 px below the centre
+    plain = analysis.picture(vessels=False)
+    assert tuple(plain[38, 50]) == (100, 100, 100)

@@ -1,0 +1,142 @@
+"""Every viewer page with ``streamlit.testing.v1.AppTest`` on real sample outputs: it renders
+with no prior session state, shows the case's numbers, and reacts to its widgets."""
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("streamlit", reason="the viewer needs streamlit (pip install medvit[viewer])")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from tests.viewer_samples import make_samples  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[1] / "apps" / "viewer" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    before = os.environ.get("MEDVIT_VIEWER_CACHE")
+    made = make_samples(tmp_path_factory.getbasetemp() / "viewer-cache")
+    yield made
+    if before is None:
+        os.environ.pop("MEDVIT_VIEWER_CACHE", None)
+    else:
+        os.environ["MEDVIT_VIEWER_CACHE"] = before
+
+
+def page(name: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    if name:
+        at.switch_page(f"pages/{name}.py")
+    return at.run()
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(e.value for e in [*at.markdown, *at.info, *at.warning, *at.error, *at.caption])
+
+
+def test_home_page():
+    at = ok(page())
+    assert "not for clinical use" in at.warning[0].value
+
+
+def test_brain_tumour_page(samples):
+    row = pd.read_csv(samples["volume"] / "volumes.csv").set_index("image").loc["synthetic_dicom"]
+    at = ok(page("1_Brain_tumour"))
+    metrics = {m.label.split()[0]: m.value for m in at.metric}
+    assert metrics == {r: f"{row[f'{r.lower()}_ml']:.1f} mL" for r in ("WT", "TC", "ET")}
+    assert "random weights" in at.warning[0].value and "empty_case" in texts(at)  # the failed case, listed
+    assert at.selectbox(key="preset").value.startswith("MR auto")
+    at.selectbox(key="preset").set_value("CT bone").run()
+    assert at.number_input(key="centre_CT bone_flair").value == 400.0
+    at.slider(key="pos_z").set_value(3)
+    at.radio(key="style").set_value("outline").run()
+    ok(at)
+    assert "voxel (x, y, z) **(" in texts(at) and ", 3)**" in texts(at)
+    assert any(e.label == "DICOM tags" for e in at.expander)
+
+
+def test_fundus_page(samples):
+    row = pd.read_csv(samples["fundus"] / "biomarkers.csv").iloc[0]
+    at = ok(page("2_Fundus"))
+    assert f"radius **{row['disc_radius']:.1f} px**" in texts(at)
+    table = at.dataframe[0].value.set_index("biomarker")["value"]
+    assert float(table["median_tortuosity"]) == pytest.approx(row["median_tortuosity"], rel=1e-5)
+    at.checkbox(key="skeleton").check().run()
+    ok(at)
+    at.checkbox(key="overlay").uncheck().run()
+    ok(at)
+    assert at.checkbox(key="vessels").disabled
+
+
+def test_chest_xray_page(samples):
+    table = pd.read_csv(samples["cxr"] / "predictions.csv").set_index("image")
+    at = ok(page("3_Chest_X-ray"))
+    assert "random weights" in at.warning[0].value and "broken.png" in texts(at)
+    at.selectbox(key="cxr_case").set_value("cr_export.dcm").run()
+    row = table.loc["cr_export.dcm"]
+    labels = list(table.columns[table.columns.get_loc("error") + 1:table.columns.get_loc("top_finding")])
+    summary = next(m.value for m in at.markdown if m.value.startswith("Top finding"))
+    above = sum(row[label] >= 0.5 for label in labels)
+    assert f"**{row['top_finding']}** ({row[row['top_finding']]:.3f})" in summary and f"**{above}** above" in summary
+    at.slider(key="threshold").set_value(1.0).run()
+    assert "**0** above" in next(m.value for m in at.markdown if m.value.startswith("Top finding"))
+    assert at.checkbox(key="saliency").value
+
+
+def test_reconstruction_page():
+    from medvit.viewer.recon import compare, sample_kspace
+
+    at = ok(page("4_Reconstruction"))
+    expected = compare(sample_kspace(), 8).mean_scores()
+    assert {m.label: m.value for m in at.metric} == {f"{k}: mean PSNR": f"{v['psnr']:.2f} dB" for k, v in expected.items()}
+    at.selectbox(key="acceleration").set_value(4)
+    at.slider(key="frame").set_value(5).run()
+    ok(at)
+    faster = compare(sample_kspace(), 4)
+    assert at.metric[1].value == f"{faster.mean_scores()['SENSE']['psnr']:.2f} dB"
+    assert at.dataframe[0].value["PSNR (dB)"].iloc[1] == pytest.approx(faster.scores["SENSE"][5]["psnr"], abs=1e-3)
+
+
+def test_cohort_page_and_click_through(samples):
+    at = ok(page("5_Cohort"))
+    assert at.selectbox(key="cohort_sample").options[-1] == "Chest X-ray findings (predictions.csv)"
+    assert {m.label: m.value for m in at.metric} == {"Cases": "2", "Succeeded": "1", "Failed": "1"}
+    assert list(at.dataframe[1].value["image"]) == ["empty_case"]  # the failed cases with their error
+    at.multiselect(key="status_filter").set_value(["ok"]).run()
+    assert "1 of 2 rows" in at.subheader[0].value and len(at.dataframe[0].value) == 1
+    at.selectbox(key="cohort_sample").set_value("Fundus biomarkers (biomarkers.csv)").run()
+    ok(at)
+    assert at.metric[0].value == "1" and at.selectbox(key="open_case").value == "retina.jpg"
+    at.button(key="open_button").click().run()
+    ok(at)
+    assert at.title[0].value == "Retinal vessel biomarkers" and at.selectbox(key="fundus_case").value == "retina.jpg"
+
+
+def test_bad_input_is_a_message(samples, tmp_path):
+    at = page("1_Brain_tumour")
+    at.sidebar.radio(key="volume_source").set_value("Output folder").run()
+    at.text_input(key="volume_folder").set_value(str(samples["fundus"])).run()
+    assert not at.exception and "another bundle" in at.error[0].value
+    (tmp_path / "bad.csv").write_text("name,value\nx,1\n")
+    at = page("5_Cohort")
+    at.sidebar.radio(key="cohort_source").set_value("Output folder or CSV path").run()
+    at.text_input(key="cohort_path").set_value(str(tmp_path / "bad.csv")).run()
+    assert not at.exception and "missing column" in at.error[0].value
+
+
+def test_cohort_page_opens_a_bundle_table_by_path(samples):
+    at = page("5_Cohort")
+    at.sidebar.radio(key="cohort_source").set_value("Output folder or CSV path").run()
+    at.text_input(key="cohort_path").set_value(str(samples["cxr"] / "predictions.csv")).run()
+    ok(at)
+    assert {m.label: m.value for m in at.metric} == {"Cases": "3", "Succeeded": "2", "Failed": "1"}
+    assert at.selectbox(key="open_case").options == ["cr_export.dcm", "phantom_00000.png"]

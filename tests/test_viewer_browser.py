@@ -1,0 +1,126 @@
+"""The viewer in a real browser: ``streamlit run`` headless on a free loopback port, Debian's
+Chromium driven by Playwright (no browser download), every page opened, screenshotted and
+checked for the case's numbers. Screenshots go to ``$MEDVIT_ARTEFACTS/viewer`` (default: the
+session's pytest temporary folder)."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from medvit.data import pydicom_sample
+from tests.viewer_samples import make_samples
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def viewer(tmp_path_factory):
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install medvit[viewer])")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; `make test` does it as root)")
+    cache = tmp_path_factory.getbasetemp() / "viewer-cache"
+    samples = make_samples(cache)
+    port = _free_port()
+    env = {**os.environ, "MEDVIT_VIEWER_CACHE": str(cache), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "apps" / "viewer" / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"streamlit did not start:\n{server.stdout.read().decode() if server.poll() is not None else ''}")
+            time.sleep(0.5)
+        yield url, samples
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _expected(samples) -> dict[str, list[str]]:
+    from medvit.viewer.recon import compare, sample_kspace
+
+    volume = pd.read_csv(samples["volume"] / "volumes.csv").set_index("image").loc["synthetic_dicom"]
+    fundus = pd.read_csv(samples["fundus"] / "biomarkers.csv").iloc[0]
+    cxr = pd.read_csv(samples["cxr"] / "predictions.csv").set_index("image").loc["cr_export.dcm"]
+    psnr = compare(sample_kspace(), 8).mean_scores()["SENSE"]["psnr"]
+    return {
+        "": ["medvit viewer"],
+        "Brain_tumour": [f"{volume['wt_ml']:.1f} mL", f"{volume['et_ml']:.1f} mL"],
+        "Fundus": [f"{fundus['disc_radius']:.1f} px"],
+        "Chest_X-ray": [f"{cxr[cxr['top_finding']]:.3f}", str(cxr["top_finding"])],
+        "Reconstruction": [f"{psnr:.2f} dB"],
+        "Cohort": ["Succeeded"],
+    }
+
+
+def _settle(page) -> None:
+    """Wait until the script has finished (no "running" widget) and the charts have drawn."""
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
+    for chart in page.locator('[data-testid="stPlotlyChart"]').all():
+        chart.locator(".main-svg").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+
+
+def test_every_page_shows_its_numbers_in_chromium(viewer):
+    from playwright.sync_api import sync_playwright
+
+    url, samples = viewer
+    artefacts = Path(os.environ.get("MEDVIT_ARTEFACTS") or samples["volume"].parents[2]) / "viewer"
+    artefacts.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1500, "height": 1300})
+        for path, texts in _expected(samples).items():
+            page.goto(f"{url}/{path}")
+            for text in texts:
+                page.get_by_text(text, exact=False).first.wait_for(timeout=120_000)
+            _settle(page)
+            page.screenshot(path=str(artefacts / f"{path or 'home'}.png"), full_page=True)
+            assert not page.get_by_text("Cannot open this").count(), path
+        # uploads: a DICOM series as a zip opens on its own window; a broken file is a message
+        series = artefacts / "ct_series.zip"
+        with zipfile.ZipFile(series, "w") as zf:
+            for file in sorted(pydicom_sample("ct_volume").iterdir()):
+                zf.write(file, f"ct/{file.name}")
+        broken = artefacts / "broken.nii.gz"
+        broken.write_bytes(b"not a NIfTI file")
+        page.goto(f"{url}/Brain_tumour")
+        _settle(page)
+        page.get_by_text("Upload a file").click()
+        page.locator('input[type="file"]').set_input_files(str(series))
+        page.get_by_text("voxel (x, y, z)").wait_for(timeout=120_000)
+        _settle(page)
+        page.screenshot(path=str(artefacts / "Brain_tumour_upload.png"), full_page=True)
+        assert page.get_by_text("DICOM tags").count()  # the DICOM header panel of the series
+        page.locator('input[type="file"]').set_input_files(str(broken))
+        page.get_by_text("Cannot open this").wait_for(timeout=60_000)
+        assert page.get_by_text("broken.nii.gz").count()
+        browser.close()
+    assert len(list(artefacts.glob("*.png"))) == 7
