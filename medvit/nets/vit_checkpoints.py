@@ -78,8 +78,11 @@ def resize_position_embedding(table: torch.Tensor, grid_size: tuple[int, ...], n
 def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike, map_location: str = "cpu") -> dict:
     """Load a timm / MAE / medical_mae (or medvit) ViT checkpoint into ``model``.
 
-    ``model`` is a :class:`~medvit.nets.vit.ViT` or a :class:`~medvit.nets.mae.MaskedAutoencoder`.
-    Accepts ``{"model": ...}`` / ``{"state_dict": ...}`` nesting and ``module.`` prefixes.
+    ``model`` is a :class:`~medvit.nets.vit.ViT` or a :class:`~medvit.nets.mae.MaskedAutoencoder`
+    (or :class:`~medvit.nets.uni4eye.Uni4Eye` / its encoder: a 2D checkpoint fills the 2D path).
+    Accepts ``{"model": ...}`` / ``{"state_dict": ...}`` nesting and ``module.`` prefixes. A
+    model's ``checkpoint_optional`` (name prefixes) lists further parameters a checkpoint may
+    lack (Uni4Eye's 3D patch embedding). RGB patch kernels are summed onto a one-channel model.
 
     Returns:
         what was not taken from the file: ``{"initialised": [...], "ignored": [...]}`` parameter
@@ -108,14 +111,17 @@ def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike, map_locatio
             except ValueError as err:
                 raise MedvitError(f"{path}: {key}: {err}") from None
     for key in [k for k in state if state[k].shape != own[k].shape]:
-        if key.startswith("head."):
-            ignored.append(key)  # a head for another label set: fine-tuning starts a new one
+        if key.endswith("patch_embed.proj.weight") and own[key].shape[1] == 1 and state[key].ndim == own[key].ndim:
+            state[key] = state[key].sum(dim=1, keepdim=True)  # RGB kernels onto grey input (timm's rule)
+        elif key.startswith(("head.", "decoder.pred.")):
+            ignored.append(key)  # a head for another label set / a decoder output for other channels
             del state[key]
         else:
             raise MedvitError(f"{path}: {key} has shape {tuple(state[key].shape)}, the model needs "
                               f"{tuple(own[key].shape)} (another architecture?)")
     initialised = [key for key in own if key not in state]
     allowed = tuple(p + name for p in {"", prefix} for name in ("head.", "fc_norm.", "decoder."))
+    allowed += tuple(getattr(model, "checkpoint_optional", ()))
     needed = [key for key in initialised if not key.startswith(allowed)]
     if needed:
         raise MedvitError(f"{path}: {len(needed)} parameter(s) the model needs are not in the checkpoint, "
@@ -127,7 +133,8 @@ def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike, map_locatio
 def _grid_of(model: torch.nn.Module, key: str) -> tuple[int, ...] | None:
     """The patch grid a ``*pos_embed`` parameter of ``model`` belongs to."""
     owner = model.get_submodule(key.rsplit(".", 1)[0]) if "." in key else model
-    grid = getattr(owner, "grid_size", None)
+    # ``pos_embed`` goes with ``grid_size``, ``pos_embed_3d`` with ``grid_size_3d`` (Uni4Eye)
+    grid = getattr(owner, "grid_size" + key.rsplit(".", 1)[-1].removeprefix("pos_embed"), None)
     if grid is None and hasattr(model, "encoder"):
         grid = model.encoder.grid_size
     return tuple(grid) if grid is not None else None
