@@ -110,3 +110,28 @@ def test_layer_decay_puts_both_patch_embeddings_at_the_bottom():
     bottom = {id(p) for g in groups if g["lr_scale"] == 0.5**3 for p in g["params"]}
     assert id(classifier.patch_embed_3d.proj.weight) in bottom and id(classifier.patch_embed.proj.weight) in bottom
     assert id(classifier.pos_embed_3d) in bottom
+
+
+def test_uni4eye_pp_layout_loads_both_paths(tmp_path):
+    """Uni4Eye++'s files name the 2D / 3D pairs proj2 / proj3, pos_embed2 / 3, decoder_pred2 / 3."""
+    torch.manual_seed(0)
+    source = tiny_uni4eye(in_channels=3)
+    names = {"patch_embed.proj.": "patch_embed.proj2.", "patch_embed_3d.proj.": "patch_embed.proj3.",
+             "pos_embed": "pos_embed2", "pos_embed_3d": "pos_embed3", "decoder_pos_embed": "decoder_pos_embed2",
+             "decoder_pos_embed_3d": "decoder_pos_embed3", "decoder_pred.": "decoder_pred2.",
+             "decoder.pred_3d.": "decoder_pred3."}
+    state = {}
+    for key, value in medvit_to_timm(source.state_dict()).items():
+        if key.startswith("decoder_gradient."):
+            continue
+        prefix = next((p for p in sorted(names, key=len, reverse=True) if key == p or (p.endswith(".") and key.startswith(p))), None)
+        state[names[prefix] + key[len(prefix):] if prefix else key] = value
+    assert "patch_embed.proj3.weight" in state and "decoder_pred3.weight" in state
+    path = tmp_path / "uni4eye_pp.pth"
+    torch.save({"model": {**state, "controller.weight": torch.zeros(2)}, "epoch": 799}, path)
+    model = tiny_uni4eye()
+    report = load_checkpoint(model, path)
+    assert torch.allclose(model.encoder.patch_embed_3d.proj.weight, source.encoder.patch_embed_3d.proj.weight.sum(1, keepdim=True))
+    assert torch.equal(model.decoder.pos_embed_3d, source.decoder.pos_embed_3d)
+    assert torch.equal(model.encoder.blocks[1].attn.qkv.weight, source.encoder.blocks[1].attn.qkv.weight)
+    assert {"decoder.pred_3d.weight", "encoder.controller.weight"} <= set(report["ignored"])  # 3-channel outputs

@@ -12,6 +12,7 @@ that does not fit, naming the file and the parameters.
 from __future__ import annotations
 
 import os
+import re
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +27,13 @@ DECODER_RENAMES = (("decoder_embed.", "decoder.embed."), ("mask_token", "decoder
                    ("decoder_pos_embed", "decoder.pos_embed"), ("decoder_blocks.", "decoder.blocks."),
                    ("decoder_norm.", "decoder.norm."), ("decoder_pred.", "decoder.pred."))
 
+# Uni4Eye++ (Cai et al.; github.com/Davidczy/Uni4Eye_pp) pre-training files: a 2D and a 3D
+# projection / position table, one decoder with a 2D and a 3D output -> medvit's Uni4Eye.
+UNI4EYE_PP_RENAMES = (("patch_embed.proj2.", "patch_embed.proj."), ("patch_embed.proj3.", "patch_embed_3d.proj."),
+                      ("pos_embed2", "pos_embed"), ("pos_embed3", "pos_embed_3d"),
+                      ("decoder_pos_embed2", "decoder.pos_embed"), ("decoder_pos_embed3", "decoder.pos_embed_3d"),
+                      ("decoder_pred2.", "decoder.pred."), ("decoder_pred3.", "decoder.pred_3d."))
+
 
 def _rename(key: str, pairs, forward: bool) -> str:
     for timm_name, medvit_name in pairs:
@@ -36,12 +44,13 @@ def _rename(key: str, pairs, forward: bool) -> str:
 
 def timm_to_medvit(state: dict) -> dict:
     """Rename a timm / MAE ViT state dict to medvit's names (encoder keys as in :class:`ViT`,
-    MAE decoder keys under ``decoder.``)."""
+    MAE decoder keys under ``decoder.``; Uni4Eye++'s 2D / 3D keys as :class:`~medvit.nets.Uni4Eye`'s)."""
     renamed = {}
     for key, value in state.items():
         key = _rename(key, BLOCK_RENAMES, forward=True)
-        decoder = next((pair for pair in DECODER_RENAMES if key.startswith(pair[0])), None)
-        renamed[decoder[1] + key[len(decoder[0]):] if decoder else key] = value
+        pair = next((pair for pair in UNI4EYE_PP_RENAMES if key.startswith(pair[0])), None)
+        pair = pair or next((pair for pair in DECODER_RENAMES if key.startswith(pair[0])), None)
+        renamed[pair[1] + key[len(pair[0]):] if pair else key] = value
     return renamed
 
 
@@ -111,9 +120,10 @@ def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike, map_locatio
             except ValueError as err:
                 raise MedvitError(f"{path}: {key}: {err}") from None
     for key in [k for k in state if state[k].shape != own[k].shape]:
-        if key.endswith("patch_embed.proj.weight") and own[key].shape[1] == 1 and state[key].ndim == own[key].ndim:
+        if re.search(r"patch_embed(_3d)?\.proj\.weight$", key) and own[key].shape[1] == 1 \
+                and state[key].ndim == own[key].ndim:
             state[key] = state[key].sum(dim=1, keepdim=True)  # RGB kernels onto grey input (timm's rule)
-        elif key.startswith(("head.", "decoder.pred.")):
+        elif key.startswith(("head.", "decoder.pred")):
             ignored.append(key)  # a head for another label set / a decoder output for other channels
             del state[key]
         else:

@@ -21,6 +21,7 @@ from collections.abc import Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from monai.transforms import Transform
 
 from medvit.errors import MedvitError
 
@@ -168,10 +169,11 @@ def load_item(item: Mapping, size_2d: Sequence[int] | int, size_3d: Sequence[int
     return tensor[0].contiguous()
 
 
-class LoadOphthalmicd:
+class LoadOphthalmicd(Transform):
     """Dictionary transform over :func:`load_item`: ``image`` (a path) becomes the network's
-    input tensor; ``keep`` names the keys kept (e.g. ``["image", "spatial_dims"]`` for
-    pre-training, ``["image", "label"]`` for fine-tuning), all when None."""
+    input tensor; ``keep`` names the keys kept (e.g. ``["image"]`` for pre-training,
+    ``["image", "label"]`` for fine-tuning), all when None. Deterministic, so ``CacheDataset``
+    caches its result."""
 
     def __init__(self, size_2d: Sequence[int] | int, size_3d: Sequence[int], wrong_depth: str = "resize",
                  keep: Sequence[str] | None = None, spatial_dims: int | None = None) -> None:
