@@ -7,7 +7,7 @@ import torch
 from medvit.errors import MedvitError
 from medvit.nets import Uni4Eye, UnifiedViT, ViT, layer_decay_param_groups, load_checkpoint
 from medvit.nets.mae import masked_mse, patchify
-from medvit.nets.vit_checkpoints import medvit_to_timm
+from medvit.nets.vit_checkpoints import load_classifier, medvit_to_timm
 from medvit.transforms.gradient import GradientMagnituded, gradient_magnitude
 
 TINY = dict(img_size_2d=32, img_size_3d=(32, 32, 16), patch_size=8, hidden_size=48, num_layers=2, num_heads=3)
@@ -97,6 +97,9 @@ def test_timm_checkpoint_fills_the_2d_path_and_uni4eye_fills_the_classifier(tmp_
     assert torch.equal(classifier.patch_embed_3d.proj.weight, model.encoder.patch_embed_3d.proj.weight)
     assert classifier(torch.rand(2, 1, 32, 32, 16)).shape == (2, 3)
     assert classifier(torch.rand(2, 1, 32, 32)).shape == (2, 3)
+
+    with pytest.raises(MedvitError, match="uni4eye.pt: not a fine-tuned classifier: fc_norm"):
+        load_classifier(UnifiedViT(**TINY, num_classes=3), pretrained)
 
     other = tmp_path / "deeper.pt"
     torch.save(UnifiedViT(**{**TINY, "hidden_size": 24}).state_dict(), other)

@@ -98,9 +98,9 @@ def oct_volume(seed: int = 0, shape: tuple[int, int, int] = (64, 64, 32), fluid:
     if fluid:  # a pocket between ONL and EZ near the fovea (it crosses the central B-scan): lifts the layers above it
         pocket = np.random.default_rng([seed, 1])  # own stream: the same seed without fluid is the same eye
         cx, cz = pocket.uniform(-0.3, 0.3), pocket.uniform(-0.15, 0.15)
-        radius_x, radius_z = pocket.uniform(0.22, 0.35), pocket.uniform(0.25, 0.4)
+        radius_x, radius_z = pocket.uniform(0.3, 0.45), pocket.uniform(0.3, 0.45)
         dome = 1 - ((x - cx) / radius_x) ** 2 - ((z - cz) / radius_z) ** 2
-        lift = np.clip(dome, 0, None) ** 0.5 * ny * pocket.uniform(0.08, 0.12)
+        lift = np.clip(dome, 0, None) ** 0.5 * ny * pocket.uniform(0.12, 0.16)
     depth = np.arange(ny)[None, :, None]
     top3, thick3, lift3 = top[:, None, :] - lift[:, None, :], thickness[:, None, :], lift[:, None, :]
     volume = np.full(shape, 0.04, np.float32)  # vitreous

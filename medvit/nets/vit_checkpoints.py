@@ -140,6 +140,20 @@ def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike, map_locatio
     return {"initialised": initialised, "ignored": sorted(ignored)}
 
 
+def load_classifier(model: torch.nn.Module, path: str | os.PathLike, map_location: str = "cpu") -> torch.nn.Module:
+    """:func:`load_checkpoint` for inference: every parameter must come from the file.
+
+    Raises:
+        MedvitError: naming the file, when it lacks the head (or other parameters): a
+            pre-training checkpoint given where a fine-tuned classifier is needed.
+    """
+    report = load_checkpoint(model, path, map_location=map_location)
+    if report["initialised"]:
+        raise MedvitError(f"{path}: not a fine-tuned classifier: {', '.join(report['initialised'][:4])} "
+                          "are not in it (a pre-training checkpoint? fine-tune it with train.json first)")
+    return model
+
+
 def _grid_of(model: torch.nn.Module, key: str) -> tuple[int, ...] | None:
     """The patch grid a ``*pos_embed`` parameter of ``model`` belongs to."""
     owner = model.get_submodule(key.rsplit(".", 1)[0]) if "." in key else model

@@ -22,14 +22,12 @@ METRIC_COLUMNS = ("auc", "accuracy", "kappa", "n")
 
 @functools.lru_cache(maxsize=2)
 def _network(network_json: str, checkpoint: str | None, device: str):
-    from medvit.nets import UnifiedViT, load_checkpoint
+    from medvit.nets import UnifiedViT
+    from medvit.nets.vit_checkpoints import load_classifier
 
     model = UnifiedViT(**json.loads(network_json))
     if checkpoint:
-        report = load_checkpoint(model, checkpoint, map_location=device)
-        if report["initialised"]:
-            raise MedvitError(f"{checkpoint}: not a fine-tuned classifier: {', '.join(report['initialised'][:4])} "
-                              "are not in it (a pre-training checkpoint? fine-tune it with train.json first)")
+        load_classifier(model, checkpoint, map_location=device)
     return model.to(device).eval()
 
 
@@ -109,16 +107,11 @@ def run_ophthalmic_cohort(dataset: str | os.PathLike, output_dir: str | os.PathL
     ``options`` are :func:`classify_item`'s keyword arguments.
     """
     from medvit.batch import run_cohort
-    from medvit.batch.ids import file_sha256
+    from medvit.batch.ids import checkpoint_provenance
 
     settings = dict(options)
     settings["classes"] = list(settings.get("classes") or DEFAULT_CLASSES)
-    provenance = {"bundle": BUNDLE_NAME}
-    if settings.get("checkpoint"):
-        if not Path(settings["checkpoint"]).is_file():
-            raise MedvitError(f"{settings['checkpoint']}: no such checkpoint file")
-        settings["checkpoint"] = os.fspath(settings["checkpoint"])
-        provenance["checkpoint_sha256"] = file_sha256(settings["checkpoint"])
+    provenance = checkpoint_provenance(settings, BUNDLE_NAME)
     if settings.get("network"):
         settings["network"] = json.loads(json.dumps(settings["network"]))  # tuples from configs -> lists
     selection = (settings.get("spatial_dims"), True) if labelled_only else (None, False)

@@ -116,10 +116,11 @@ def to_grey(array: np.ndarray, meta: Mapping) -> np.ndarray:
 
 def load_item(item: Mapping, size_2d: Sequence[int] | int, size_3d: Sequence[int], wrong_depth: str = "resize",
               spatial_dims: int | None = None):
-    """One item as the network's input: (1, *size) float32 tensor in [0, 1].
+    """One item as the network's input: (1, *size) float32 tensor, zero mean and unit variance.
 
-    Colour is converted to grey, intensities are stretched between the 0.5th and 99.5th
-    percentiles, and the image is resized (area / trilinear) to ``size_2d`` or ``size_3d``. A
+    Colour is converted to grey, intensities are clipped to the 0.5th - 99.5th percentiles, the
+    image is resized (area / trilinear) to ``size_2d`` or ``size_3d`` and standardised (a
+    network fed [0, 1] intensities barely separates them from the position embedding). A
     volume whose depth (its number of B-scans, the last axis) is not ``size_3d[2]`` is resized
     with ``wrong_depth="resize"`` and refused with ``"error"``.
 
@@ -166,7 +167,8 @@ def load_item(item: Mapping, size_2d: Sequence[int] | int, size_3d: Sequence[int
         mode = "area" if dims == 2 else "trilinear"
         tensor = F.interpolate(tensor, size=tuple(int(s) for s in size), mode=mode,
                                **({} if mode == "area" else {"align_corners": False}))
-    return tensor[0].contiguous()
+    tensor = tensor[0]
+    return ((tensor - tensor.mean()) / tensor.std().clamp(min=1e-6)).contiguous()
 
 
 class LoadOphthalmicd(Transform):
