@@ -122,7 +122,7 @@ DEMO_TRAIN_EPOCHS = 12
 UNI4EYE_DEMO_NET = {"in_channels": 1, "img_size_2d": 32, "img_size_3d": [32, 32, 16], "patch_size": 8,
                     "hidden_size": 96, "num_layers": 4, "num_heads": 4}
 UNI4EYE_DEMO_DECODER = {"decoder_hidden_size": 64, "decoder_num_layers": 2, "decoder_num_heads": 4}
-UNI4EYE_DEMO_EPOCHS = 25
+UNI4EYE_DEMO_EPOCHS = 50
 
 
 def step_uni4eye_mim(out: Path) -> list[str]:

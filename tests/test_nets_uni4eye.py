@@ -91,6 +91,9 @@ def test_timm_checkpoint_fills_the_2d_path_and_uni4eye_fills_the_classifier(tmp_
 
     pretrained = tmp_path / "uni4eye.pt"
     torch.save(model.state_dict(), pretrained)
+    again = tiny_uni4eye()
+    assert load_checkpoint(again, pretrained) == {"initialised": [], "ignored": []}  # both decoders too
+    assert torch.equal(again.decoder_gradient.pred_3d.weight, model.decoder_gradient.pred_3d.weight)
     classifier = UnifiedViT(**TINY, num_classes=3)
     report = load_checkpoint(classifier, pretrained)
     assert sorted(report["initialised"]) == ["fc_norm.bias", "fc_norm.weight", "head.bias", "head.weight"]

@@ -89,6 +89,17 @@ def test_loading_resizes_or_refuses_the_wrong_depth(dataset):
     assert set(photo) == {"image", "spatial_dims"} and photo["image"].shape == (1, 32, 32)
 
 
+def test_a_dicom_series_is_a_3d_item(tmp_path):
+    """3D items are read by medvit.io: NIfTI and B-scan folders above, a DICOM series here."""
+    from medvit.data import pydicom_sample
+
+    description = tmp_path / "dataset.json"
+    description.write_text(json.dumps([{"image": str(pydicom_sample("ct_volume")), "label": 0}]))
+    item = read_items(description)[0]
+    assert item["spatial_dims"] == 3  # from the files: a series folder
+    assert load_item(item, 32, (32, 32, 16)).shape == (1, 32, 32, 16)
+
+
 def test_sampler_interleaves_2d_and_3d_batches_and_sees_every_item():
     dims = [2] * 7 + [3] * 3
     sampler = InterleavedBatchSampler(dims, batch_size_2d=2, batch_size_3d=1, pattern=[2, 2, 3], seed=1)

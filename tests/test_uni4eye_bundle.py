@@ -134,3 +134,15 @@ def test_fine_tuning_the_pretrained_encoder_beats_a_random_one(pretrained):
     assert scores["pretrained"]["n"] == 24
     assert scores["pretrained"]["auc"] > scores["random"]["auc"]
     assert scores["pretrained"]["accuracy"] >= scores["random"]["accuracy"]
+
+
+@pytest.mark.slow
+def test_demo_step_pretrains_then_shows_reconstructions(tmp_path):
+    from medvit.io import read_image
+    from tests.conftest import run_cli
+
+    result = run_cli("demo", "--only", "uni4eye-mim", "--out", str(tmp_path), timeout=1200)
+    assert result.returncode == 0, result.stderr
+    assert "2D masked-patch loss" in result.stdout and "3D masked-patch loss" in result.stdout
+    figure, _ = read_image(tmp_path / "uni4eye-mim" / "uni4eye_reconstructions.png")
+    assert figure.shape == (5 * 128 + 4 * 4, 2 * 128 + 8)  # 5 panels of 32² zoomed 4x, two rows

@@ -107,7 +107,8 @@ def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike, map_locatio
         state = {key.removeprefix("encoder."): value for key, value in state.items()}
     else:
         state = timm_to_medvit(state)
-    state = {key if key.startswith("decoder.") else prefix + key: value for key, value in state.items()}
+    # decoders (MAE's ``decoder.``, Uni4Eye's ``decoder_gradient.``) sit beside the encoder
+    state = {key if key.startswith("decoder") else prefix + key: value for key, value in state.items()}
     own = model.state_dict()
     ignored = [key for key in state if key not in own]
     state = {key: value for key, value in state.items() if key in own}

@@ -7,4 +7,6 @@
   ``SupervisedTrainer``, its loss log, and loading a pre-trained encoder for fine-tuning.
 - :mod:`medvit.ophthalmic.classify`: class probabilities per item (the cohort runner) and
   the evaluation (AUC, accuracy, kappa).
+- :mod:`medvit.ophthalmic.figures`: input, masked input, reconstruction, gradient map and its
+  reconstruction side by side (the demo and the notebook).
 """
