@@ -137,6 +137,22 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def checkpoint_provenance(settings: dict, bundle: str) -> dict:
+    """A cohort run's provenance: the bundle's name and, when ``settings["checkpoint"]`` is set,
+    the checkpoint's sha256 (the path in ``settings`` made a string, as settings must be JSON).
+
+    Raises:
+        MedvitError: the checkpoint file does not exist.
+    """
+    provenance = {"bundle": bundle}
+    if settings.get("checkpoint"):
+        if not Path(settings["checkpoint"]).is_file():
+            raise MedvitError(f"{settings['checkpoint']}: no such checkpoint file")
+        settings["checkpoint"] = os.fspath(settings["checkpoint"])
+        provenance["checkpoint_sha256"] = file_sha256(settings["checkpoint"])
+    return provenance
+
+
 def input_hash(path: str | os.PathLike) -> str:
     """Fingerprint of an input, to notice that it changed since it was processed.
 

@@ -65,7 +65,8 @@ def shrink_overrides(bundle: Path) -> dict:
 
 # Configs that are fragments, run on top of another as MONAI bundles do
 # (``--config_file "['configs/inference.json', 'configs/evaluate.json']"``).
-BASE_CONFIG = {"evaluate.json": "inference.json", "multi_gpu_train.json": "train.json"}
+BASE_CONFIG = {"evaluate.json": "inference.json", "multi_gpu_train.json": "train.json",
+               "multi_gpu_pretrain.json": "pretrain.json"}
 
 
 def load_parser(bundle: Path, config: Path, overrides: dict | None = None):

@@ -9,6 +9,7 @@ k-space (h5py, read a slice at a time)::
 Reading with numpy only (fast, used by ``medvit info``)::
 
     array, meta = medvit.io.read_image("ct_folder/")     # (X, Y, Z), meta["affine"] in RAS
+    array, meta = medvit.io.read_image("oct_bscans/")    # a folder of B-scan PNGs: (x, depth, slice)
     medvit.io.describe("cxr.dcm")                          # what medvit will feed a bundle
 
 As MONAI tensors (imports torch and MONAI)::

@@ -38,7 +38,7 @@ def image_meta(
 
     Args:
         path: the file or folder read.
-        kind: medvit's name of the reader ("nifti", "dicom-series", "dicom-image", "photo").
+        kind: medvit's name of the reader ("nifti", "dicom-series", "image-stack", "dicom-image", "photo").
         array: the image, spatial axes first, channel axis last when ``channel_last``.
         affine: 4×4 voxel-to-world matrix (RAS millimetres for scans, pixels for photos).
         channel_last: whether the last axis of ``array`` is a channel axis.

@@ -19,9 +19,10 @@ DICOM_MAGIC_OFFSET = 128
 
 
 def image_kind(path: str | os.PathLike) -> str:
-    """What medvit will read ``path`` as: "dicom-series", "nifti", "dicom-image" or "photo".
+    """What medvit will read ``path`` as: "dicom-series", "image-stack", "nifti", "dicom-image" or "photo".
 
-    Decided by content (DICOM preamble, image signatures), by suffix only for NIfTI.
+    Decided by content (DICOM preamble, image signatures), by suffix only for NIfTI and for a
+    folder holding only PNG / JPEG / TIFF / BMP files (a stack of B-scans, "image-stack").
 
     Raises:
         ImageReadError: missing path, empty file, or a file of no supported kind.
@@ -29,9 +30,11 @@ def image_kind(path: str | os.PathLike) -> str:
     from medvit.io.nifti import is_nifti_path
     from medvit.io.photo import PHOTO_SUFFIXES
 
+    from medvit.io.image_stack import is_image_stack
+
     path = Path(path)
     if path.is_dir():
-        return "dicom-series"
+        return "image-stack" if is_image_stack(path) else "dicom-series"
     if not path.exists():
         raise ImageReadError(path, "no such file or folder")
     if path.stat().st_size == 0:
@@ -61,7 +64,8 @@ def read_image(path: str | os.PathLike, series_uid: str | None = None) -> tuple[
     """Read any supported image as ``(array, meta)`` (see :mod:`medvit.io.meta`).
 
     Args:
-        path: a NIfTI file, a DICOM file, a folder holding one DICOM series, or a photo.
+        path: a NIfTI file, a DICOM file, a folder holding one DICOM series, a folder of B-scan
+            images (PNG / TIFF ...; stacked in name order), or a photo.
         series_uid: for a folder with several series, which one (UID or its ending).
     """
     kind = image_kind(path)
@@ -69,6 +73,10 @@ def read_image(path: str | os.PathLike, series_uid: str | None = None) -> tuple[
         from medvit.io.dicom_series import read_dicom_series
 
         return read_dicom_series(path, series_uid)
+    if kind == "image-stack":
+        from medvit.io.image_stack import read_image_stack
+
+        return read_image_stack(path)
     if kind == "nifti":
         from medvit.io.nifti import read_nifti
 

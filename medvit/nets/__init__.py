@@ -5,7 +5,8 @@ Swin UNETR itself is MONAI's ``monai.networks.nets.SwinUNETR``; medvit adds what
 published BraTS 2021 checkpoints on MONAI ≥ 1.5 needs (:class:`LegacyPatchMerging`,
 :func:`load_state_dict`). One ViT (:class:`ViT`, :func:`build_vit`) built from MONAI's blocks
 in timm's layout serves the MAE thorax classifier, its pre-training (:class:`MaskedAutoencoder`)
-and Uni4Eye; :func:`load_checkpoint` reads timm / MAE / medical_mae files into it. Imported
+and Uni4Eye (:class:`Uni4Eye`; its 2D / 3D encoder and classifier :class:`UnifiedViT`);
+:func:`load_checkpoint` reads timm / MAE / medical_mae files into it. Imported
 lazily: ``import medvit.nets`` does not import torch.
 """
 
@@ -24,6 +25,8 @@ _LAZY = {
     "build_mae": "medvit.nets.mae",
     "load_checkpoint": "medvit.nets.vit_checkpoints",
     "layer_decay_param_groups": "medvit.nets.layer_decay",
+    "Uni4Eye": "medvit.nets.uni4eye",
+    "UnifiedViT": "medvit.nets.uni4eye",
 }
 
 __all__ = list(_LAZY)

@@ -90,16 +90,21 @@ class MaskedDecoder(nn.Module):
         self.norm = nn.LayerNorm(hidden_size, eps=LAYER_NORM_EPS)
         self.pred = nn.Linear(hidden_size, out_size)
 
-    def forward(self, encoded: torch.Tensor, ids_restore: torch.Tensor) -> torch.Tensor:
+    def forward(self, encoded: torch.Tensor, ids_restore: torch.Tensor, pos_embed: torch.Tensor | None = None,
+                pred: nn.Module | None = None) -> torch.Tensor:
+        """``pos_embed`` / ``pred``: another patch grid's position table and output layer in place of
+        this decoder's own (Uni4Eye decodes 2D and 3D grids with the same blocks)."""
+        pos_embed = self.pos_embed if pos_embed is None else pos_embed
+        pred = self.pred if pred is None else pred
         x = self.embed(encoded)
         batch, length = ids_restore.shape
         masks = self.mask_token.expand(batch, length + 1 - x.shape[1], -1)
         patches = torch.cat([x[:, 1:], masks], dim=1)
         patches = torch.gather(patches, 1, ids_restore[..., None].expand(-1, -1, x.shape[2]))
-        x = torch.cat([x[:, :1], patches], dim=1) + self.pos_embed
+        x = torch.cat([x[:, :1], patches], dim=1) + pos_embed
         for block in self.blocks:
             x = block(x)
-        return self.pred(self.norm(x))[:, 1:]
+        return pred(self.norm(x))[:, 1:]
 
 
 class MaskedAutoencoder(nn.Module):

@@ -82,6 +82,16 @@ def sincos_position_embedding(grid_size: Sequence[int], hidden_size: int, cls_to
     return nn.Parameter(table, requires_grad=False)
 
 
+def embed_patches(x: torch.Tensor, patch_embed: nn.Module, pos_embed: torch.Tensor,
+                  img_size: Sequence[int]) -> torch.Tensor:
+    """(B, C, *img_size) -> (B, N, D) tokens: ``patch_embed`` (a MONAI ``PatchEmbed``) plus the
+    patch rows of ``pos_embed`` (1, 1 + N, D). A ViT may hold several such pairs (Uni4Eye: one
+    for 2D images, one for 3D volumes) in front of the same blocks."""
+    if tuple(x.shape[2:]) != tuple(img_size):
+        raise ValueError(f"input of spatial size {tuple(x.shape[2:])}, the network was built for {tuple(img_size)}")
+    return patch_embed(x).flatten(2).transpose(1, 2) + pos_embed[:, 1:]
+
+
 class ViT(nn.Module):
     """Vision Transformer over 2D images or 3D volumes, timm ``VisionTransformer`` layout.
 
@@ -121,10 +131,7 @@ class ViT(nn.Module):
 
     def patch_tokens(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, *img_size) -> (B, N, hidden_size) patch tokens with their position embedding."""
-        if tuple(x.shape[2:]) != self.img_size:
-            raise ValueError(f"input of spatial size {tuple(x.shape[2:])}, the network was built for {self.img_size}")
-        tokens = self.patch_embed(x).flatten(2).transpose(1, 2)
-        return tokens + self.pos_embed[:, 1:]
+        return embed_patches(x, self.patch_embed, self.pos_embed, self.img_size)
 
     def encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """Prepend the class token to (B, N, D) patch tokens and run the blocks: (B, 1 + N, D)."""

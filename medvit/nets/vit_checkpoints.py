@@ -12,6 +12,7 @@ that does not fit, naming the file and the parameters.
 from __future__ import annotations
 
 import os
+import re
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +27,13 @@ DECODER_RENAMES = (("decoder_embed.", "decoder.embed."), ("mask_token", "decoder
                    ("decoder_pos_embed", "decoder.pos_embed"), ("decoder_blocks.", "decoder.blocks."),
                    ("decoder_norm.", "decoder.norm."), ("decoder_pred.", "decoder.pred."))
 
+# Uni4Eye++ (Cai et al.; github.com/Davidczy/Uni4Eye_pp) pre-training files: a 2D and a 3D
+# projection / position table, one decoder with a 2D and a 3D output -> medvit's Uni4Eye.
+UNI4EYE_PP_RENAMES = (("patch_embed.proj2.", "patch_embed.proj."), ("patch_embed.proj3.", "patch_embed_3d.proj."),
+                      ("pos_embed2", "pos_embed"), ("pos_embed3", "pos_embed_3d"),
+                      ("decoder_pos_embed2", "decoder.pos_embed"), ("decoder_pos_embed3", "decoder.pos_embed_3d"),
+                      ("decoder_pred2.", "decoder.pred."), ("decoder_pred3.", "decoder.pred_3d."))
+
 
 def _rename(key: str, pairs, forward: bool) -> str:
     for timm_name, medvit_name in pairs:
@@ -36,12 +44,13 @@ def _rename(key: str, pairs, forward: bool) -> str:
 
 def timm_to_medvit(state: dict) -> dict:
     """Rename a timm / MAE ViT state dict to medvit's names (encoder keys as in :class:`ViT`,
-    MAE decoder keys under ``decoder.``)."""
+    MAE decoder keys under ``decoder.``; Uni4Eye++'s 2D / 3D keys as :class:`~medvit.nets.Uni4Eye`'s)."""
     renamed = {}
     for key, value in state.items():
         key = _rename(key, BLOCK_RENAMES, forward=True)
-        decoder = next((pair for pair in DECODER_RENAMES if key.startswith(pair[0])), None)
-        renamed[decoder[1] + key[len(decoder[0]):] if decoder else key] = value
+        pair = next((pair for pair in UNI4EYE_PP_RENAMES if key.startswith(pair[0])), None)
+        pair = pair or next((pair for pair in DECODER_RENAMES if key.startswith(pair[0])), None)
+        renamed[pair[1] + key[len(pair[0]):] if pair else key] = value
     return renamed
 
 
@@ -78,8 +87,11 @@ def resize_position_embedding(table: torch.Tensor, grid_size: tuple[int, ...], n
 def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike, map_location: str = "cpu") -> dict:
     """Load a timm / MAE / medical_mae (or medvit) ViT checkpoint into ``model``.
 
-    ``model`` is a :class:`~medvit.nets.vit.ViT` or a :class:`~medvit.nets.mae.MaskedAutoencoder`.
-    Accepts ``{"model": ...}`` / ``{"state_dict": ...}`` nesting and ``module.`` prefixes.
+    ``model`` is a :class:`~medvit.nets.vit.ViT` or a :class:`~medvit.nets.mae.MaskedAutoencoder`
+    (or :class:`~medvit.nets.uni4eye.Uni4Eye` / its encoder: a 2D checkpoint fills the 2D path).
+    Accepts ``{"model": ...}`` / ``{"state_dict": ...}`` nesting and ``module.`` prefixes. A
+    model's ``checkpoint_optional`` (name prefixes) lists further parameters a checkpoint may
+    lack (Uni4Eye's 3D patch embedding). RGB patch kernels are summed onto a one-channel model.
 
     Returns:
         what was not taken from the file: ``{"initialised": [...], "ignored": [...]}`` parameter
@@ -95,7 +107,8 @@ def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike, map_locatio
         state = {key.removeprefix("encoder."): value for key, value in state.items()}
     else:
         state = timm_to_medvit(state)
-    state = {key if key.startswith("decoder.") else prefix + key: value for key, value in state.items()}
+    # decoders (MAE's ``decoder.``, Uni4Eye's ``decoder_gradient.``) sit beside the encoder
+    state = {key if key.startswith("decoder") else prefix + key: value for key, value in state.items()}
     own = model.state_dict()
     ignored = [key for key in state if key not in own]
     state = {key: value for key, value in state.items() if key in own}
@@ -108,14 +121,18 @@ def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike, map_locatio
             except ValueError as err:
                 raise MedvitError(f"{path}: {key}: {err}") from None
     for key in [k for k in state if state[k].shape != own[k].shape]:
-        if key.startswith("head."):
-            ignored.append(key)  # a head for another label set: fine-tuning starts a new one
+        if re.search(r"patch_embed(_3d)?\.proj\.weight$", key) and own[key].shape[1] == 1 \
+                and state[key].ndim == own[key].ndim:
+            state[key] = state[key].sum(dim=1, keepdim=True)  # RGB kernels onto grey input (timm's rule)
+        elif key.startswith(("head.", "decoder.pred")):
+            ignored.append(key)  # a head for another label set / a decoder output for other channels
             del state[key]
         else:
             raise MedvitError(f"{path}: {key} has shape {tuple(state[key].shape)}, the model needs "
                               f"{tuple(own[key].shape)} (another architecture?)")
     initialised = [key for key in own if key not in state]
     allowed = tuple(p + name for p in {"", prefix} for name in ("head.", "fc_norm.", "decoder."))
+    allowed += tuple(getattr(model, "checkpoint_optional", ()))
     needed = [key for key in initialised if not key.startswith(allowed)]
     if needed:
         raise MedvitError(f"{path}: {len(needed)} parameter(s) the model needs are not in the checkpoint, "
@@ -124,10 +141,25 @@ def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike, map_locatio
     return {"initialised": initialised, "ignored": sorted(ignored)}
 
 
+def load_classifier(model: torch.nn.Module, path: str | os.PathLike, map_location: str = "cpu") -> torch.nn.Module:
+    """:func:`load_checkpoint` for inference: every parameter must come from the file.
+
+    Raises:
+        MedvitError: naming the file, when it lacks the head (or other parameters): a
+            pre-training checkpoint given where a fine-tuned classifier is needed.
+    """
+    report = load_checkpoint(model, path, map_location=map_location)
+    if report["initialised"]:
+        raise MedvitError(f"{path}: not a fine-tuned classifier: {', '.join(report['initialised'][:4])} "
+                          "are not in it (a pre-training checkpoint? fine-tune it with train.json first)")
+    return model
+
+
 def _grid_of(model: torch.nn.Module, key: str) -> tuple[int, ...] | None:
     """The patch grid a ``*pos_embed`` parameter of ``model`` belongs to."""
     owner = model.get_submodule(key.rsplit(".", 1)[0]) if "." in key else model
-    grid = getattr(owner, "grid_size", None)
+    # ``pos_embed`` goes with ``grid_size``, ``pos_embed_3d`` with ``grid_size_3d`` (Uni4Eye)
+    grid = getattr(owner, "grid_size" + key.rsplit(".", 1)[-1].removeprefix("pos_embed"), None)
     if grid is None and hasattr(model, "encoder"):
         grid = model.encoder.grid_size
     return tuple(grid) if grid is not None else None
