@@ -1,8 +1,6 @@
 """The CMRxRecon VarNet bundle: challenge tree in, img4ranking submissions out, training data, scoring."""
 
-import logging
 import shutil
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -10,6 +8,7 @@ import pytest
 import torch
 
 from medvit.bundle.registry import bundles_root
+from medvit.bundle.run import run_config
 from medvit.data import write_cmrx_tree
 from medvit.io import CMRxKSpace, read_submission
 from medvit.nets import VarNet
@@ -40,21 +39,13 @@ def tree(tmp_path_factory):
 
 
 def _bundle_run(config, **overrides):
-    from monai.bundle import run
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning)
-        logging.disable(logging.INFO)
-        try:
-            run(config_file=config, **{"bundle_root": str(BUNDLE), "progress": False, **TINY_OVERRIDES, **overrides})
-        finally:
-            logging.disable(logging.NOTSET)
+    run_config(BUNDLE, config, progress=False, **TINY_OVERRIDES, **overrides)
 
 
 def test_inference_json_writes_the_challenge_layout(tree, tmp_path):
     """Random weights (load_pretrain False), R = 8 only: one img4ranking file per undersampled file,
     at the same relative path, with the ranked slices and frames cropped as run4Ranking does."""
-    _bundle_run(str(BUNDLE / "configs" / "inference.json"), dataset_dir=str(tree), output_dir=str(tmp_path),
+    _bundle_run("inference.json", dataset_dir=str(tree), output_dir=str(tmp_path),
                 load_pretrain=False, accelerations=[8])
     table = pd.read_csv(tmp_path / "reconstructions.csv")
     assert (table["status"] == "ok").all(), table["error"].tolist()
@@ -161,7 +152,7 @@ def test_ssim_loss_is_fastmri_style():
 
 
 def test_evaluate_json_scores_the_network_beside_zero_filled(tree, tmp_path):
-    _bundle_run([str(BUNDLE / "configs" / "inference.json"), str(BUNDLE / "configs" / "evaluate.json")],
+    _bundle_run(["inference.json", "evaluate.json"],
                 dataset_dir=str(tree), output_dir=str(tmp_path), load_pretrain=False, accelerations=[4])
     comparison = pd.read_csv(tmp_path / "comparison.csv")
     assert list(comparison["method"]) == ["varnet", "zero_filled"]
