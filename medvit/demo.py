@@ -144,16 +144,16 @@ def step_cmrxrecon_varnet(out: Path) -> list[str]:
 
 
 DEMO_TRAIN_EPOCHS = 12
-CMRX_DEMO_CASES = 4
-CMRX_DEMO_EPOCHS = 3
+CMRX_DEMO_CASES = 6
+CMRX_DEMO_EPOCHS = 4
 
 # The toy CMRxRecon setting shared by the demo, the notebook and the slow training test: synthetic
 # slices of 128 ky × 64 kx lines from 8 coils (at R = 8 the challenge's mask keeps 40 of the 128
 # lines), a 4-cascade VarNet of 8 channels (about 0.5 s per training slice on one CPU thread).
-CMRX_SIZES = {"num_ky": 128, "num_kx": 64, "num_coils": 8, "num_slices": 3, "num_frames": 4}
+CMRX_SIZES = {"num_ky": 128, "num_kx": 64, "num_coils": 8, "num_slices": 3, "num_frames": 2}
 CMRX_TOY_NETWORK = {"network_args#num_cascades": 4, "network_args#chans": 8, "network_args#pools": 3,
                     "network_args#sens_chans": 4, "network_args#sens_pools": 2}
-CMRX_TOY_TRAINING = {"learning_rate": 3e-3, "weight_decay": 0.0, "lr_step_size": 1000, "num_workers": 0,
+CMRX_TOY_TRAINING = {"learning_rate": 3e-3, "weight_decay": 0.0, "lr_step_size": 12, "lr_gamma": 0.3, "num_workers": 0,
                      "val_accelerations": [8]}
 
 

@@ -14,15 +14,17 @@ from medvit.data import write_cmrx_tree
 from medvit.demo import CMRX_SIZES, CMRX_TOY_NETWORK, CMRX_TOY_TRAINING
 
 BUNDLE = bundles_root() / "cmrxrecon_varnet_reconstruction"
-EPOCHS = int(os.environ.get("MEDVIT_VARNET_EPOCHS", 10))
+EPOCHS = int(os.environ.get("MEDVIT_VARNET_EPOCHS", 16))
 
 
 @pytest.mark.slow
 def test_small_varnet_beats_zero_filled_at_r8_on_held_out_cases(tmp_path):
-    """4 cascades of 8 channels, 8 coils, 128 × 64 slices; 6 training cases (one validates), 10
-    epochs at a random R ∈ {4, 8, 10} (~5 CPU minutes): challenge PSNR at R = 8 on 2 held-out
-    cases ≥ zero-filled + 3 dB."""
-    write_cmrx_tree(tmp_path / "train", cases=6, accelerations=(), seed=1000, **CMRX_SIZES)
+    """4 cascades of 8 channels, 8 coils, 128 × 64 slices (at R = 8 the mask keeps 40 of 128 lines);
+    11 training cases (one validates) of 3 slices × 2 frames, 16 epochs at a random R ∈ {4, 8, 10}
+    (960 steps, 4.6 min on one thread of a shared CPU): the challenge's PSNR at R = 8 on 2 held-out
+    cases ≥ zero-filled + 3 dB. Seen: 27.26 vs 23.83 dB (+3.43), SSIM 0.909 vs 0.804. With 5
+    training cases (of 4 frames, as many steps) it was +1.40 dB: case variety matters more here."""
+    write_cmrx_tree(tmp_path / "train", cases=11, accelerations=(), seed=1000, **CMRX_SIZES)
     write_cmrx_tree(tmp_path / "held_out", cases=2, accelerations=(8,), seed=5000, split="ValidationSet", **CMRX_SIZES)
     start = time.perf_counter()
     run_config(BUNDLE, "train.json", dataset_dir=str(tmp_path / "train"), bundle_root=str(tmp_path / "bundle"),
