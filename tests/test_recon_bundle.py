@@ -159,3 +159,16 @@ def test_evaluate_json_scores_the_network_beside_zero_filled(tree, tmp_path):
     assert list(comparison["files"]) == [4, 4] and (comparison["psnr"] > 10).all()
     scores = pd.read_csv(tmp_path / "scores_varnet.csv")
     assert (scores["status"] == "ok").all() and scores["reference"].str.contains("FullSample").all()
+
+
+def test_conformance_skips_verify_net_in_out_for_the_kspace_network():
+    """Two network inputs (masked k-space and mask) in the metadata: MONAI's single-image
+    verify_net_in_out does not apply, and the metadata says so."""
+    import json
+
+    from medvit.bundle.conformance import check_net_in_out, takes_one_image
+
+    assert not takes_one_image(BUNDLE) and check_net_in_out(BUNDLE) == []
+    meta = json.loads((BUNDLE / "configs" / "metadata.json").read_text())
+    assert set(meta["network_data_format"]["inputs"]) == {"masked_kspace", "mask"}
+    assert "verify_net_in_out does not apply" in meta["description"]
