@@ -172,3 +172,13 @@ def test_conformance_skips_verify_net_in_out_for_the_kspace_network():
     meta = json.loads((BUNDLE / "configs" / "metadata.json").read_text())
     assert set(meta["network_data_format"]["inputs"]) == {"masked_kspace", "mask"}
     assert "verify_net_in_out does not apply" in meta["description"]
+
+
+def test_single_coil_files_run_through_the_single_coil_network(tmp_path):
+    write_cmrx_tree(tmp_path / "data", cases=1, accelerations=(10,), single_coil=True, **SIZES)
+    relative = "SingleCoil/Cine/TrainingSet/AccFactor10/P001/cine_sax.mat"
+    row = reconstruct_cmrx_file(str(tmp_path / "data" / relative), root=str(tmp_path / "data"),
+                                output_dir=str(tmp_path / "out"), network={**TINY, "single_coil": True})
+    assert row["coils"] == 1 and read_submission(tmp_path / "out" / relative).shape == (16, 20, 2, 3)
+    item = CMRxSliceDataset(training_files(tmp_path / "data"))[0]
+    assert item["image"].shape == (1, 48, 40, 2) and item["label"].shape == (48, 40)
