@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from medvit.data import synthetic_kspace
+from medvit.errors import MedvitError
 from medvit.nets import VarNet, load_state_dict
 from medvit.nets.varnet import chequerboard
 from medvit.recon import cmrx_mask, fft2c, ifft2c, zero_filled
@@ -107,3 +108,59 @@ def test_equal_to_fastmri_for_the_same_weights(h, w, tmp_path):
     assert float((image - expected).abs().max()) <= 1e-5
     with torch.no_grad():  # the centre block given, as fastMRI's data modules pass it
         np.testing.assert_allclose(net(kspace, mask, 24).numpy(), reference(kspace, mask, 24).numpy(), atol=1e-5)
+
+
+def _lightning_checkpoint(reference, path):
+    """What fastMRI's ``VarNetModule`` saves through Lightning: the network as ``varnet.*``, its
+    SSIM loss's window as ``loss.w``, and the trainer's state beside it (hyper-parameters with a
+    data path, optimiser state)."""
+    from pathlib import PosixPath
+
+    state = {f"varnet.{k}": v for k, v in reference.state_dict().items()}
+    state["loss.w"] = torch.ones(1, 1, 7, 7) / 49
+    torch.save({"epoch": 49, "global_step": 1000, "pytorch-lightning_version": "1.9.0", "state_dict": state,
+                "optimizer_states": [{"state": {}, "param_groups": [{"lr": 3e-4, "params": [0, 1]}]}],
+                "hyper_parameters": {"num_cascades": 2, "chans": 4, "lr": 3e-4, "data_path": PosixPath("/data/knee")}},
+               path)
+
+
+def test_fastmri_lightning_checkpoint_loads(tmp_path):
+    """A fastMRI Lightning checkpoint (prefix ``varnet.``, ``loss.w``, Path objects in its
+    hyper-parameters) loads into medvit's VarNet and gives fastMRI's network's outputs; so does
+    the bare state dict fastMRI releases."""
+    import_fastmri()
+    from fastmri.models import VarNet as FastMRIVarNet
+
+    torch.manual_seed(0)
+    reference = FastMRIVarNet(**SMALL).eval()
+    _lightning_checkpoint(reference, tmp_path / "epoch=49.ckpt")
+    torch.save(reference.state_dict(), tmp_path / "state_dict.pt")
+    kspace, mask = _slice(num_coils=4, h=64, w=48)
+    with torch.no_grad():
+        expected = reference(kspace, mask)
+        for name in ("epoch=49.ckpt", "state_dict.pt"):
+            net = load_state_dict(VarNet(**SMALL), tmp_path / name, submodule="varnet").eval()
+            assert float((net(kspace, mask) - expected).abs().max()) <= 1e-5, name
+    with pytest.raises(MedvitError, match=r"epoch=49.ckpt: the checkpoint does not fit VarNet: .*missing"):
+        load_state_dict(VarNet(**{**SMALL, "num_cascades": 3}), tmp_path / "epoch=49.ckpt", submodule="varnet")
+    with pytest.raises(MedvitError, match="load it with submodule='varnet'"):  # without the submodule: a hint
+        load_state_dict(VarNet(**SMALL), tmp_path / "epoch=49.ckpt")
+
+
+def test_temporal_context_keeps_fastmri_parameters():
+    """num_adj_frames adds no parameters (fastMRI weights fit); the output is the middle frame's
+    coils' RSS (without cascades: that frame's zero-filled image)."""
+    torch.manual_seed(0)
+    plain = VarNet(**SMALL)
+    temporal = VarNet(**SMALL, num_adj_frames=3)
+    assert list(plain.state_dict()) == list(temporal.state_dict())
+    temporal.load_state_dict(plain.state_dict())
+    kspace, mask = _slice(num_coils=2, h=32, w=40, acceleration=4)
+    frames = torch.cat([_slice(num_coils=2, h=32, w=40, acceleration=4, seed=s)[0] for s in (1, 0, 2)], dim=1)
+    with torch.no_grad():
+        zero = VarNet(**{**SMALL, "num_cascades": 0}, num_adj_frames=3)(frames, mask)
+        out = temporal.eval()(frames, mask)
+    torch.testing.assert_close(zero, zero_filled(torch.view_as_complex(kspace), coil_axis=1), atol=1e-5, rtol=1e-5)
+    assert out.shape == (1, 32, 40) and torch.isfinite(out).all()
+    with pytest.raises(ValueError, match="needs multi-coil"):
+        VarNet(single_coil=True, num_adj_frames=3)

@@ -12,6 +12,29 @@ NESTING_KEYS = ("state_dict", "model", "network", "net")
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
 
+def _data_only_globals() -> list:
+    """Classes that training scripts leave in checkpoints beside the tensors (e.g. a Lightning
+    checkpoint's ``hyper_parameters`` holding a data path) and that carry data only."""
+    import argparse
+    import pathlib
+
+    return [pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath, pathlib.PureWindowsPath, argparse.Namespace]
+
+
+def _load_tensors(path, map_location):
+    """``torch.load`` with ``weights_only``; again with :func:`_data_only_globals` allowed when the
+    checkpoint holds such objects (Lightning checkpoints' hyper-parameters)."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        with torch.serialization.safe_globals(_data_only_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+
+
 def read_state_dict(path: str | os.PathLike, map_location: str = "cpu") -> dict:
     """The tensors of a checkpoint file: unwrapped from ``{"state_dict": ...}``-style nesting,
     ``module.`` (DataParallel / DDP) and ``_orig_mod.`` (torch.compile) prefixes removed.
@@ -22,10 +45,8 @@ def read_state_dict(path: str | os.PathLike, map_location: str = "cpu") -> dict:
     Raises:
         MedvitError: unreadable file or no state dict in it, naming the file.
     """
-    import torch
-
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        state = _load_tensors(path, map_location)
     except Exception as err:  # noqa: BLE001 - torch raises pickle, zip and OS errors alike
         raise MedvitError(f"{path}: cannot read the checkpoint ({first_line(err)})") from None
     for key in NESTING_KEYS:
@@ -40,8 +61,22 @@ def read_state_dict(path: str | os.PathLike, map_location: str = "cpu") -> dict:
     return state
 
 
-def load_state_dict(network, path: str | os.PathLike, map_location: str = "cpu", strict: bool = True):
+def submodule_state(state: dict, submodule: str) -> dict:
+    """The parameters of one attribute of a wrapping module, its prefix removed: ``submodule="varnet"``
+    turns a fastMRI Lightning ``VarNetModule``'s ``varnet.cascades.0...`` into ``cascades.0...`` and
+    leaves out the rest (its SSIM loss's ``loss.w`` window)."""
+    prefix = f"{submodule}."
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def load_state_dict(network, path: str | os.PathLike, map_location: str = "cpu", strict: bool = True,
+                    submodule: str | None = None):
     """Load a checkpoint file into ``network`` (see :func:`read_state_dict`); returns the network.
+
+    Args:
+        submodule: when the checkpoint is of a module wrapping the network as this attribute
+            (a Lightning module's ``varnet``), load that attribute's parameters
+            (:func:`submodule_state`); a checkpoint without that prefix loads as it is.
 
     Raises:
         MedvitError: the checkpoint does not fit the network, with the first missing /
@@ -49,6 +84,8 @@ def load_state_dict(network, path: str | os.PathLike, map_location: str = "cpu",
             is the usual cause).
     """
     state = read_state_dict(path, map_location)
+    if submodule and any(k.startswith(f"{submodule}.") for k in state):
+        state = submodule_state(state, submodule)
     own = network.state_dict()
     shapes = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items() if k in own and own[k].shape != v.shape]
     missing = [k for k in own if k not in state]
@@ -61,6 +98,9 @@ def load_state_dict(network, path: str | os.PathLike, map_location: str = "cpu",
             parts.append(f"{len(missing)} missing, e.g. {missing[0]}")
         if strict and unexpected:
             parts.append(f"{len(unexpected)} unexpected, e.g. {unexpected[0]}")
+        wrappers = sorted({k.split(".", 1)[0] for k in unexpected if "." in k})
+        parts += [f"the network is under '{p}.' in it: load it with submodule='{p}'" for p in wrappers
+                  if missing and all(k in submodule_state(state, p) for k in missing)]
         raise MedvitError(f"{path}: the checkpoint does not fit {type(network).__name__}: " + "; ".join(parts))
     network.load_state_dict(state, strict=strict)
     return network

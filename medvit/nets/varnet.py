@@ -166,12 +166,24 @@ class VarNet(nn.Module):
         mask_center: estimate coil maps from the centre lines only.
         single_coil: for single-coil k-space: no sensitivity network (its parameters are
             absent from the state dict), the one coil's map is 1.
+        num_adj_frames: temporal context, as the CMRxRecon 2023 winner (PromptMR's
+            ``num_adj_slices``) fed it: the coil axis holds this many neighbouring frames (or
+            weightings) of equal coil count, stacked as extra coils, the reconstructed frame in
+            the middle; the output is the RSS of the middle frame's coils only. The cascades and
+            coil maps see all of them as one set of coils (fastMRI's network and parameters
+            unchanged; PromptMR's own U-Net takes the frames as channels instead). 1: none.
     """
 
     def __init__(self, num_cascades: int = 12, sens_chans: int = 8, sens_pools: int = 4, chans: int = 18,
-                 pools: int = 4, mask_center: bool = True, single_coil: bool = False):
+                 pools: int = 4, mask_center: bool = True, single_coil: bool = False, num_adj_frames: int = 1):
         super().__init__()
+        if num_adj_frames < 1 or num_adj_frames % 2 == 0:
+            raise ValueError(f"num_adj_frames must be odd and positive (the frame in the middle), got {num_adj_frames}")
+        if single_coil and num_adj_frames > 1:
+            raise ValueError("temporal context (num_adj_frames > 1) needs multi-coil k-space: "
+                             "a single-coil network has no coil maps to tell the frames apart")
         self.single_coil = single_coil
+        self.num_adj_frames = num_adj_frames
         if not single_coil:
             self.sens_net = SensitivityModel(chans=sens_chans, num_pools=sens_pools, mask_center=mask_center)
         self.cascades = nn.ModuleList([VarNetBlock(NormUnet(chans, pools)) for _ in range(num_cascades)])
@@ -185,10 +197,13 @@ class VarNet(nn.Module):
             num_low_frequencies: centre lines for the coil maps; found from the mask when None.
 
         Returns:
-            (B, H, W): RSS of the reconstructed coil images.
+            (B, H, W): RSS of the reconstructed coil images (of the middle frame's coils with
+            ``num_adj_frames`` > 1).
         """
         kspace = torch.view_as_complex(masked_kspace.contiguous())
         line_mask = mask[..., 0].bool()
+        if kspace.shape[1] % self.num_adj_frames:
+            raise ValueError(f"{kspace.shape[1]} coils do not split into {self.num_adj_frames} frames of equal coil count")
         if self.single_coil:
             if kspace.shape[1] != 1:
                 raise ValueError(f"a single-coil VarNet takes one coil, got k-space of shape {tuple(masked_kspace.shape)}")
@@ -203,4 +218,6 @@ class VarNet(nn.Module):
         current = kspace
         for cascade in self.cascades:
             current = cascade(current, kspace, line_mask, sens_maps, fft, ifft)
+        if self.num_adj_frames > 1:
+            current = current.chunk(self.num_adj_frames, dim=1)[self.num_adj_frames // 2]
         return _rss(ifft(current), dim=1)

@@ -4,6 +4,11 @@ numpy in, numpy out (the FFTs and RSS take torch tensors too); importing this pa
 not import torch. Conventions: k-space slices are ``(coils, ky, kx)`` as h5py reads the
 CMRxRecon files, masks are boolean vectors over ky, scored volumes are ``(sx, sy, z, t)``
 as MATLAB and the challenge's ``img4ranking`` hold them.
+
+Beside these: :mod:`medvit.recon.reconstruct` (challenge files → submissions through E2E-VarNet
+or a baseline, the bundle's inference), :mod:`medvit.recon.training` (training samples and the
+SSIM loss of its ``train.json``; imports torch and MONAI) and :mod:`medvit.recon.evaluation`
+(``medvit recon-score`` and the bundle's ``evaluate.json``).
 """
 
 from medvit.recon.baselines import sense, zero_filled

@@ -40,15 +40,13 @@ def ranking_images(path: str | os.PathLike, task: str, reconstruct: Callable[[np
     """
     from medvit.io.cmrxrecon import CMRxKSpace
     from medvit.recon.baselines import zero_filled
-    from medvit.recon.scoring import ranking_crop, ranking_frames, ranking_slices
+    from medvit.recon.reconstruct import selected_images
+    from medvit.recon.scoring import ranking_crop
 
     reconstruct = reconstruct or zero_filled
     with CMRxKSpace(path, variable) as kspace:
-        slices = range(kspace.num_slices)[ranking_slices(kspace.num_slices)]
-        frames = range(kspace.num_frames)[ranking_frames(kspace.num_frames, task)]
-        # (z', t', ky, kx) → MATLAB's (sx, sy, z', t')
-        images = np.stack([[reconstruct(kspace.read_slice(t, z)) for t in frames] for z in slices])
-    return ranking_crop(images.transpose(3, 2, 0, 1))
+        images = selected_images(kspace, lambda t, z: reconstruct(kspace.read_slice(t, z)), task)
+    return ranking_crop(images)
 
 
 def layout_of(relative: Path) -> dict[str, str]:
@@ -124,3 +122,48 @@ def score_submissions(pred_dir: str | os.PathLike, ref_dir: str | os.PathLike, o
     summary = Path(out_csv).with_name(f"{Path(out_csv).stem}_summary.csv")
     write_summary(table, summary, METRIC_COLUMNS, by=GROUP_COLUMNS)
     return table, summary
+
+
+def evaluate_reconstruction(dataset_dir: str | os.PathLike, output_dir: str | os.PathLike, *,
+                            reference_dir: str | os.PathLike | None = None, baselines=("zero_filled",),
+                            accelerations=(4, 8, 10), workers: int = 1, progress: bool = True, **options):
+    """Reconstruct the undersampled files of ``dataset_dir`` with the network and with each baseline,
+    and score every one like the challenge.
+
+    Submissions go to ``<output_dir>/<method>/`` (:func:`~medvit.recon.reconstruct.run_cmrx_reconstruction`,
+    ``options`` its keyword arguments), their scores to ``<output_dir>/scores_<method>.csv`` (one row
+    per file, :func:`score_submissions`) with a ``_summary.csv`` each, and the means per method and
+    acceleration side by side to ``<output_dir>/comparison.csv``.
+
+    Args:
+        reference_dir: where the references are (``FullSample`` k-space or ``img4ranking``
+            files at the same place); default ``dataset_dir``.
+        baselines: reconstructions without learning to compare with: "zero_filled", "sense".
+
+    Returns:
+        the comparison table (method, acceleration, files, psnr, ssim, nmse).
+    """
+    import pandas as pd
+
+    from medvit.io.atomic import atomic_path
+    from medvit.recon.reconstruct import run_cmrx_reconstruction
+
+    output_dir = Path(output_dir)
+    reference_dir = reference_dir or dataset_dir
+    rows = []
+    for method in ("varnet", *baselines):
+        submissions = output_dir / method
+        table = run_cmrx_reconstruction(dataset_dir, submissions, accelerations=accelerations, method=method,
+                                        workers=workers, progress=progress, **options)
+        failed = table[table["status"] != "ok"]
+        if len(failed) == len(table):
+            raise MedvitError(f"{method}: every file failed, e.g. {failed.iloc[0]['image']}: {failed.iloc[0]['error']}")
+        scores, _ = score_submissions(submissions, reference_dir, output_dir / f"scores_{method}.csv",
+                                      workers=workers, progress=progress)
+        for acceleration, group in scores[scores["status"] == "ok"].groupby("acceleration"):
+            rows.append({"method": method, "acceleration": acceleration, "files": len(group),
+                         **{metric: float(group[metric].mean()) for metric in METRIC_COLUMNS}})
+    comparison = pd.DataFrame(rows, columns=["method", "acceleration", "files", *METRIC_COLUMNS])
+    with atomic_path(output_dir / "comparison.csv") as tmp:
+        comparison.to_csv(tmp, index=False)
+    return comparison
