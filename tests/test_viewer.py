@@ -150,6 +150,19 @@ def test_sense_beats_zero_filled_on_the_sample():
     assert result.error("zero-filled", 0).max() <= 1.0
 
 
+def test_varnet_joins_the_comparison_on_the_grid_and_scale_of_the_others():
+    """A VarNet without cascades returns the RSS of its input: the zero-filled image, so its
+    column must equal zero-filled (orientation, scale and frame order as the bundle runs it)."""
+    from medvit.nets import VarNet
+    from medvit.viewer.recon import compare, sample_kspace
+
+    network = VarNet(num_cascades=0, sens_chans=2, sens_pools=1).eval()
+    result = compare(sample_kspace(num_frames=2), acceleration=8, sense_iterations=2, varnet=network)
+    assert set(result.scores) == {"zero-filled", "SENSE", "VarNet"}
+    np.testing.assert_allclose(result.images["VarNet"], result.images["zero-filled"], rtol=1e-4,
+                               atol=1e-4 * result.images["zero-filled"].max())
+
+
 def test_samples_are_made_once_and_a_cut_short_run_is_redone(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDVIT_VIEWER_CACHE", str(tmp_path))
     calls = []

@@ -1,6 +1,7 @@
 """Every viewer page with ``streamlit.testing.v1.AppTest`` on real sample outputs: it renders
 with no prior session state, shows the case's numbers, and reacts to its widgets."""
 
+import json
 import os
 from pathlib import Path
 
@@ -104,6 +105,24 @@ def test_reconstruction_page():
     faster = compare(sample_kspace(), 4)
     assert at.metric[1].value == f"{faster.mean_scores()['SENSE']['psnr']:.2f} dB"
     assert at.dataframe[0].value["PSNR (dB)"].iloc[1] == pytest.approx(faster.scores["SENSE"][5]["psnr"], abs=1e-3)
+
+
+def test_reconstruction_page_adds_a_varnet_checkpoint(tmp_path):
+    import torch
+
+    from medvit.nets import VarNet
+
+    arguments = {"num_cascades": 1, "chans": 4, "pools": 2, "sens_chans": 2, "sens_pools": 1}
+    torch.manual_seed(0)
+    torch.save({"state_dict": VarNet(**arguments).state_dict()}, tmp_path / "varnet.pt")
+    at = ok(page("4_Reconstruction"))
+    at.radio(key="varnet_source").set_value("checkpoint file").run()
+    at.text_input(key="varnet_ckpt").set_value(str(tmp_path / "varnet.pt"))
+    at.text_input(key="varnet_args").set_value(json.dumps(arguments)).run()
+    ok(at)
+    assert [m.label for m in at.metric][-1] == "VarNet: mean PSNR"
+    at.text_input(key="varnet_args").set_value('{"num_cascades": 2}').run()
+    assert "does not fit VarNet" in at.error[0].value
 
 
 def test_cohort_page_and_click_through(samples):

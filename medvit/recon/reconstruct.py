@@ -83,10 +83,22 @@ def read_frames(kspace_file, t: int, z: int, num_adj_frames: int = 1) -> np.ndar
 
 def varnet_slice(network, kspace_file, lines: np.ndarray, t: int, z: int, device="cpu") -> np.ndarray:
     """Reconstruct frame ``t`` of slice ``z`` with a VarNet: magnitude (ky, kx), on the file's scale."""
+    stacked = read_frames(kspace_file, t, z, getattr(network, "num_adj_frames", 1))
+    return varnet_stacked(network, stacked, kspace_file.num_coils, lines, device)
+
+
+def varnet_frame(network, frames: np.ndarray, t: int, lines: np.ndarray, device="cpu") -> np.ndarray:
+    """Frame ``t`` of one slice's k-space frames (frames, coils, ky, kx) by a VarNet (its
+    neighbouring frames as extra coils when the network takes them): magnitude (ky, kx)."""
+    adjacent = adjacent_frames(t, len(frames), getattr(network, "num_adj_frames", 1))
+    return varnet_stacked(network, np.concatenate([frames[f] for f in adjacent]), frames.shape[1], lines, device)
+
+
+def varnet_stacked(network, stacked: np.ndarray, num_coils: int, lines: np.ndarray, device="cpu") -> np.ndarray:
+    """VarNet on frames stacked as coils (frames × coils, ky, kx), the middle frame's coils
+    setting the input scale: magnitude (ky, kx) of the middle frame, on the input's scale."""
     import torch
 
-    stacked = read_frames(kspace_file, t, z, getattr(network, "num_adj_frames", 1))
-    num_coils = kspace_file.num_coils
     centre = stacked[(len(stacked) // num_coils // 2) * num_coils:][:num_coils]
     scale = input_scale(centre)
     masked, mask = varnet_input(stacked / scale, lines)
@@ -127,7 +139,8 @@ def selected_images(kspace_file, reconstruct: Callable[[int, int], np.ndarray], 
 
 
 @functools.lru_cache(maxsize=2)
-def _varnet(network_json: str, checkpoint: str | None, device: str):
+def load_varnet(network_json: str, checkpoint: str | None, device: str = "cpu"):
+    """A VarNet of these constructor arguments (JSON) with a checkpoint's weights, in eval mode (kept: cached)."""
     from medvit.nets import VarNet, load_state_dict
 
     network = VarNet(**json.loads(network_json))
@@ -179,7 +192,7 @@ def reconstruct_cmrx_file(
         lines = kspace.read_line_mask()
         if method == "varnet":
             device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-            model = _varnet(json.dumps(network or {}, sort_keys=True), checkpoint, device)
+            model = load_varnet(json.dumps(network or {}, sort_keys=True), checkpoint, device)
             if model.single_coil != kspace.single_coil:
                 wanted = "single-coil" if model.single_coil else "multi-coil"
                 raise MedvitError(f"{path}: {kspace.variable} is {'single' if kspace.single_coil else 'multi'}-coil "

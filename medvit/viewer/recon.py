@@ -3,6 +3,7 @@ sampled reference, with error maps and the challenge's PSNR / SSIM / NMSE per fr
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,7 +35,8 @@ def compare(kspace: np.ndarray, acceleration: int, sense_iterations: int = 10, v
     mask of ``acceleration`` and reconstruct every frame each way.
 
     Args:
-        varnet: optional callable ``(masked kspace (coils, ky, kx), mask (ky,)) → magnitude``.
+        varnet: optional :class:`~medvit.nets.VarNet` (e.g. :func:`medvit.recon.reconstruct.load_varnet`),
+            run on each frame as the bundle runs it (:func:`medvit.recon.reconstruct.varnet_frame`).
     """
     from medvit.recon.baselines import sense, zero_filled
     from medvit.recon.coils import rss
@@ -50,12 +52,14 @@ def compare(kspace: np.ndarray, acceleration: int, sense_iterations: int = 10, v
     methods = {"reference": [], "zero-filled": [], "SENSE": []}
     if varnet is not None:
         methods["VarNet"] = []
-    for frame, sampled in zip(kspace, masked):
+    if varnet is not None:
+        from medvit.recon.reconstruct import varnet_frame
+    for t, (frame, sampled) in enumerate(zip(kspace, masked)):
         methods["reference"].append(rss(ifft2c(frame), axis=0))
         methods["zero-filled"].append(zero_filled(sampled))
         methods["SENSE"].append(np.abs(sense(sampled, mask, iterations=sense_iterations)))
         if varnet is not None:
-            methods["VarNet"].append(np.asarray(varnet(sampled, mask)))
+            methods["VarNet"].append(varnet_frame(varnet, masked, t, mask))
     images = {name: np.stack(frames).astype(np.float32) for name, frames in methods.items()}
     scores = {name: [score_image(images[name][t], images["reference"][t]) for t in range(len(kspace))]
               for name in images if name != "reference"}
@@ -81,3 +85,17 @@ def read_kspace_slice(path, z: int = 0) -> np.ndarray:
         if kspace.single_coil:
             raise MedvitError(f"{path}: single-coil k-space; the comparison needs multi-coil data (SENSE)")
         return np.stack([kspace.read_slice(t, z) for t in range(kspace.num_frames)])
+
+
+def toy_varnet(make: bool = True) -> tuple[str, str] | None:
+    """The ``medvit demo`` step's toy VarNet as ``(checkpoint path, constructor arguments as
+    JSON)`` for :func:`medvit.recon.reconstruct.load_varnet`; trained once on first use (a few
+    CPU minutes), None when it is not there and ``make`` is False."""
+    from medvit.demo import CMRX_TOY_NETWORK
+    from medvit.viewer.samples import sample_output
+
+    folder = sample_output("recon", make=make)
+    if folder is None or not (folder / "model.pt").is_file():
+        return None
+    arguments = {key.split("#", 1)[1]: value for key, value in CMRX_TOY_NETWORK.items()}
+    return str(folder / "model.pt"), json.dumps(arguments, sort_keys=True)

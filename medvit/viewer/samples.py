@@ -19,6 +19,7 @@ SAMPLES = {
     "volume": ("brats-swin-unetr", "results"),
     "fundus": ("pvbm-biomarkers", ""),
     "cxr": ("mae-thorax", "results"),  # shown once that bundle adds its demo step
+    "recon": ("cmrxrecon-varnet", "trained/models"),  # the demo's toy VarNet checkpoint
 }
 
 

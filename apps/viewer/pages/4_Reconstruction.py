@@ -1,4 +1,4 @@
-"""Reconstruction page: zero-filled vs SENSE vs the fully sampled reference, error maps,
+"""Reconstruction page: zero-filled vs SENSE vs VarNet vs the fully sampled reference, error maps,
 PSNR / SSIM / NMSE, the sampling mask, and a frame slider for cine."""
 
 import pandas as pd
@@ -19,10 +19,12 @@ def kspace(path: str, z: int):
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def comparison(path: str, z: int, acceleration: int, iterations: int):
+def comparison(path: str, z: int, acceleration: int, iterations: int, checkpoint: str, network_json: str):
+    from medvit.recon.reconstruct import load_varnet
     from medvit.viewer.recon import compare
 
-    return compare(kspace(path, z), acceleration, iterations)
+    varnet = load_varnet(network_json, checkpoint) if checkpoint else None
+    return compare(kspace(path, z), acceleration, iterations, varnet=varnet)
 
 
 source = st.sidebar.radio("Show", [w.SAMPLE, "Fully sampled k-space file"], key="recon_source")
@@ -37,8 +39,23 @@ else:
     st.info("Sample: a synthetic 4-coil cine slice (`medvit.data.cmrxrecon`, MNI152 anatomy), 6 frames.")
 acceleration = st.sidebar.selectbox("Acceleration R", [4, 8, 10], index=1, key="acceleration")
 iterations = st.sidebar.slider("SENSE conjugate-gradient iterations", 1, 30, 10, key="iterations")
+TOY = "the demo's toy network"
+varnet_source = st.sidebar.radio("VarNet", ["none", TOY, "checkpoint file"], key="varnet_source",
+                                 help="The toy network is trained once on first use (a few CPU minutes) by "
+                                      "`medvit demo`'s CMRxRecon step; a checkpoint file is one the bundle's "
+                                      "train.json wrote, or a fastMRI VarNet release.")
+checkpoint, network_json = "", "{}"
+if varnet_source == TOY:
+    from medvit.viewer.recon import toy_varnet
+
+    with st.spinner("Training the demo's toy VarNet (once)..."):
+        checkpoint, network_json = toy_varnet() or ("", "{}")
+elif varnet_source == "checkpoint file":
+    checkpoint = st.sidebar.text_input("VarNet checkpoint (.pt / .ckpt)", key="varnet_ckpt").strip()
+    network_json = st.sidebar.text_input("VarNet arguments (JSON)", "{}", key="varnet_args",
+                                         help='e.g. {"num_cascades": 12, "chans": 18, "sens_chans": 8}')
 with w.readable_errors(), st.spinner("Reconstructing..."):
-    result = comparison(path, z, int(acceleration), int(iterations))
+    result = comparison(path, z, int(acceleration), int(iterations), checkpoint, network_json)
 
 frames = result.images["reference"].shape[0]
 frame = st.slider("Frame", 0, frames - 1, 0, key="frame") if frames > 1 else 0
@@ -48,7 +65,8 @@ means = result.mean_scores()
 for column, (method, mean) in zip(st.columns(len(means)), means.items()):
     column.metric(f"{method}: mean PSNR", f"{mean['psnr']:.2f} dB", help=f"SSIM {mean['ssim']:.3f}, NMSE {mean['nmse']:.4f}")
 st.pyplot(recon_figure(result, frame), clear_figure=True)
-st.caption("VarNet joins this comparison with the `cmrxrecon_varnet_reconstruction` bundle's checkpoint.")
+if "VarNet" not in result.images:
+    st.caption("Choose a VarNet in the sidebar (the demo's toy network or a checkpoint) to add it to the comparison.")
 
 st.subheader(f"Scores, frame {frame} and mean over {frames} frame(s)")
 rows = []
