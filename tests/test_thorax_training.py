@@ -140,26 +140,24 @@ def test_pretrain_then_finetune_then_evaluate_with_the_bundle(tmp_path):
         metrics["auc"].iloc[:-1].mean())
 
 
-SLOW_TRAINING = {"max_epochs": 20, "warmup_epochs": 2, "val_interval": 5, "batch_size": 8, "lr": 1e-3,
+SLOW_TRAINING = {"max_epochs": 30, "warmup_epochs": 2, "val_interval": 5, "batch_size": 16, "lr": 5e-4,
                  "layer_decay": 1.0, "drop_path_rate": 0.0, "crop_scale": [0.7, 1.0], "rand_augment_ops": 0}
 
 
 @pytest.mark.slow
-def test_toy_vit_fine_tuned_with_train_json_on_phantoms(tmp_path):
+def test_toy_vit_fine_tuned_with_train_json_reaches_auc_on_held_out_phantoms(tmp_path):
     """train.json (toy ViT from scratch, lighter augmentation than the paper's fine-tuning of a
-    pre-trained encoder) on 400 phantoms, 20 epochs; evaluate.json on 100 held-out ones.
+    pre-trained encoder) on 1300 phantoms, 30 epochs; evaluate.json on 100 held-out ones: mean AUC
+    over the six drawn findings ≥ 0.8.
 
-    Asserted: it learns (held-out Cardiomegaly AUC ≥ 0.85, mean over the six drawn findings ≥ 0.6).
-    The issue's target, mean AUC ≥ 0.8, is not reached (xfail with the figures): measured on
-    2 busy cores, Cardiomegaly 0.93, Effusion 0.68, Mass 0.60, Nodule 0.40, Pneumothorax 0.65,
-    Consolidation 0.60, mean 0.64 (best validation at epoch 5, 13 min). The toy ViT and a small
-    DenseNet alike plateau near 0.62-0.68 within minutes: the local findings (mass, nodule,
-    consolidation) cover a few of 196 patch tokens, diluted by global average pooling."""
+    Seen once (2 shared cores, 5.7 min): Cardiomegaly 1.00, Effusion 1.00, Mass 0.83, Nodule 0.52,
+    Pneumothorax 0.68, Consolidation 0.79, mean 0.803 — a thin margin. With 400 phantoms the toy
+    overfits and plateaus near 0.72; with 20 epochs it reached 0.78."""
     import time
 
     from medvit.demo import _bundle_run
 
-    write_cxr_phantoms(tmp_path / "train", count=400)
+    write_cxr_phantoms(tmp_path / "train", count=1300)
     write_cxr_phantoms(tmp_path / "held_out", count=100, first_seed=10_000)
     start = time.perf_counter()
     _bundle_run(BUNDLE, "train.json", dataset_dir=str(tmp_path / "train"), bundle_root=str(tmp_path / "bundle"),
@@ -168,9 +166,7 @@ def test_toy_vit_fine_tuned_with_train_json_on_phantoms(tmp_path):
     result = _evaluate(tmp_path, tmp_path / "bundle" / "models" / "model.pt")
     mean = result.pop("mean (labels with both classes)")
     print(f"trained {SLOW_TRAINING['max_epochs']} epochs in {minutes:.1f} min; held-out AUC {result}, mean {mean}")
-    assert len(result) == 6 and result["Cardiomegaly"] >= 0.85 and mean >= 0.6, (result, mean)
-    if mean < 0.8:
-        pytest.xfail(f"issue 6 target mean AUC >= 0.8 not reached: {mean:.3f} {result}")
+    assert len(result) == 6 and mean >= 0.8, (result, mean)
 
 
 def _evaluate(tmp_path, checkpoint) -> dict:
