@@ -207,6 +207,58 @@ def step_uni4eye_mim(out: Path) -> list[str]:
                     f"columns: {', '.join(PANELS)})"]
 
 
+def step_mae_thorax(out: Path) -> list[str]:
+    """MAE thorax bundle on CXR-like phantoms and pydicom's MONOCHROME1 CR radiograph, with a toy
+    ViT trained here first (no checkpoint is shipped)."""
+    import shutil
+
+    import pandas as pd
+
+    from medvit.bundle.registry import bundles_root
+    from medvit.data import pydicom_sample
+    from medvit.data.cxr import PHANTOM_FINDINGS, write_cxr_phantoms
+
+    bundle = bundles_root() / "mae_thorax_classification"
+    toy = {"network_args#name": "vit_toy_patch16"}
+    write_cxr_phantoms(out / "training", count=DEMO_CXR_TRAIN_IMAGES, prevalence=0.3)
+    start = time.perf_counter()
+    _bundle_run(bundle, "train.json", bundle_root=str(out / "trained"), dataset_dir=str(out / "training"),
+                num_workers=0, cache_rate=1.0, **DEMO_CXR_TRAINING, **toy)
+    minutes = (time.perf_counter() - start) / 60
+    checkpoint = str(out / "trained" / "models" / "model.pt")
+    held_out = out / "held_out"
+    write_cxr_phantoms(held_out, count=40, first_seed=50_000, prevalence=0.3)
+    _bundle_run(bundle, ["inference.json", "evaluate.json"], dataset_dir=str(held_out), output_dir=str(out / "evaluation"),
+                ckpt_path=checkpoint, progress=False, **toy)
+    metrics = pd.read_csv(out / "evaluation" / "metrics.csv").set_index("label")
+    cases = out / "cases"
+    write_cxr_phantoms(cases, count=3, first_seed=60_000, prevalence=0.5)
+    truth = pd.read_csv(cases / "labels.csv").set_index("Image Index")["Finding Labels"]
+    (cases / "labels.csv").unlink()
+    shutil.copy(pydicom_sample("cr_monochrome1"), cases / "cr_monochrome1.dcm")
+    _bundle_run(bundle, "inference.json", dataset_dir=str(cases), output_dir=str(out / "results"), ckpt_path=checkpoint,
+                saliency=True, progress=False, **toy)
+    lines = [f"trained a toy ViT (vit_toy_patch16: 2 blocks, width 96; the bundle's train.json) for {minutes:.1f} min "
+             f"on {DEMO_CXR_TRAIN_IMAGES} synthetic phantoms, from scratch (no MAE pre-training): a toy, so that the "
+             "results below are real ones, not random weights",
+             "held-out phantoms, AUC: " + ", ".join(f"{name} {metrics.loc[name, 'auc']:.2f}" for name in PHANTOM_FINDINGS)
+             + f"; mean {metrics['auc'].iloc[-1]:.2f}"]
+    for row in pd.read_csv(out / "results" / "predictions.csv").to_dict("records"):
+        if row["status"] != "ok":
+            raise MedvitError(f"{row['image']} failed: {row['error']}")
+        top = row["top_finding"]
+        known = f" (drawn: {truth[row['image']]})" if row["image"] in truth else " (a real CR: the toy knows only phantoms)"
+        lines.append(f"{row['image']}: top finding {top} p={row[top]:.2f}{known}; saliency {row['saliency']}")
+    return lines + [f"wrote {out / 'results' / 'predictions.csv'}"]
+
+
+DEMO_CXR_TRAIN_IMAGES = 600
+# lr, augmentation and regularisation for a toy trained from scratch in about a minute (the paper's
+# recipe fine-tunes a pre-trained encoder for 75 epochs)
+DEMO_CXR_TRAINING = {"max_epochs": 10, "warmup_epochs": 1, "val_interval": 5, "batch_size": 16, "lr": 5e-4,
+                     "layer_decay": 1.0, "drop_path_rate": 0.0, "crop_scale": [0.7, 1.0], "rand_augment_ops": 0}
+
+
 
 
 STEPS: dict[str, Callable[[Path], list[str]]] = {
@@ -216,6 +268,7 @@ STEPS: dict[str, Callable[[Path], list[str]]] = {
     "brats-swin-unetr": step_brats_swin_unetr,
     "cmrxrecon-varnet": step_cmrxrecon_varnet,
     "uni4eye-mim": step_uni4eye_mim,
+    "mae-thorax": step_mae_thorax,
 }
 
 

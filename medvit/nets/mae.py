@@ -16,6 +16,7 @@ from medvit.nets.vit import ARCHITECTURES, LAYER_NORM_EPS, ViT, sincos_position_
 
 # medical_mae's decoders: (hidden_size, num_layers, num_heads) per encoder.
 DECODERS = {
+    "vit_toy_patch16": (64, 1, 4),
     "vit_tiny_patch16": (256, 2, 8),
     "vit_small_patch16": (512, 2, 16),
     "vit_base_patch16": (512, 8, 16),

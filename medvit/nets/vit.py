@@ -28,8 +28,10 @@ from torch import nn
 
 LAYER_NORM_EPS = 1e-6  # timm's / MAE's ViT LayerNorm
 
-# name -> (hidden_size, num_layers, num_heads); patch size 16, MLP ratio 4.
+# name -> (hidden_size, num_layers, num_heads); patch size 16, MLP ratio 4. ``vit_toy_patch16`` is
+# medvit's own (no published weights): small enough to train on CPU in a minute for tests and demos.
 ARCHITECTURES = {
+    "vit_toy_patch16": (96, 2, 3),
     "vit_tiny_patch16": (192, 12, 3),
     "vit_small_patch16": (384, 12, 6),
     "vit_base_patch16": (768, 12, 12),
