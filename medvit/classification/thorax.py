@@ -92,17 +92,12 @@ def run_cxr_cohort(dataset_dir: str | os.PathLike, output_dir: str | os.PathLike
     ``options`` are :func:`classify_cxr`'s keyword arguments.
     """
     from medvit.batch import run_cohort
-    from medvit.batch.ids import file_sha256
+    from medvit.batch.ids import checkpoint_provenance
     from medvit.io.files import list_image_files
 
     settings = {"output_dir": os.fspath(output_dir), **options}
     settings["labels"] = list(settings.get("labels") or CHESTXRAY14_LABELS)
-    provenance = {"bundle": BUNDLE_NAME}
-    if settings.get("checkpoint"):
-        if not Path(settings["checkpoint"]).is_file():
-            raise MedvitError(f"{settings['checkpoint']}: no such checkpoint file")
-        settings["checkpoint"] = os.fspath(settings["checkpoint"])
-        provenance["checkpoint_sha256"] = file_sha256(settings["checkpoint"])
+    provenance = checkpoint_provenance(settings, BUNDLE_NAME)
     images = list_image_files(dataset_dir, exclude=(output_dir,), what="chest X-rays")
     columns = [*settings["labels"], "top_finding", "width", "height", "inverted_monochrome1", "saliency", "weights"]
     return run_cohort(images, classify_cxr, Path(output_dir) / "predictions.csv", settings, columns=columns,

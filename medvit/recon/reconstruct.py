@@ -245,16 +245,11 @@ def run_cmrx_reconstruction(dataset_dir: str | os.PathLike, output_dir: str | os
     ``options`` are :func:`reconstruct_cmrx_file`'s keyword arguments.
     """
     from medvit.batch import run_cohort
-    from medvit.batch.ids import file_sha256
+    from medvit.batch.ids import checkpoint_provenance
 
     root = Path(dataset_dir).resolve()
     settings = {"root": str(root), "output_dir": os.fspath(Path(output_dir).resolve()), **options}
-    provenance = {"bundle": "cmrxrecon_varnet_reconstruction"}
-    if settings.get("checkpoint"):
-        if not Path(settings["checkpoint"]).is_file():
-            raise MedvitError(f"{settings['checkpoint']}: no such checkpoint file")
-        settings["checkpoint"] = os.fspath(settings["checkpoint"])
-        provenance["checkpoint_sha256"] = file_sha256(settings["checkpoint"])
+    provenance = checkpoint_provenance(settings, "cmrxrecon_varnet_reconstruction")
     return run_cohort(undersampled_files(root, accelerations), reconstruct_cmrx_file, Path(output_dir) / OUTPUT_CSV,
                       settings, columns=COLUMNS, workers=workers, scheduler=scheduler, case_id="relative", root=root,
                       progress=progress, resume=resume, provenance=provenance)

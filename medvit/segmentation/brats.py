@@ -235,20 +235,13 @@ def run_brats_cohort(dataset_dir: str | os.PathLike, output_dir: str | os.PathLi
     error row; the others go on.
     """
     from medvit.batch import run_cohort
+    from medvit.batch.ids import checkpoint_provenance
     from medvit.io.cases import list_cases
 
     settings = {"output_dir": os.fspath(output_dir), **options}
-    if settings.get("checkpoint"):
-        if not Path(settings["checkpoint"]).is_file():
-            raise MedvitError(f"{settings['checkpoint']}: no such checkpoint file")
-        settings["checkpoint"] = os.fspath(settings["checkpoint"])
+    provenance = checkpoint_provenance(settings, "brats_swin_unetr_segmentation")
     if "roi_size" in settings:
         settings["roi_size"] = [int(v) for v in settings["roi_size"]]
-    provenance = {"bundle": "brats_swin_unetr_segmentation"}
-    if settings.get("checkpoint"):
-        from medvit.batch.ids import file_sha256
-
-        provenance["checkpoint_sha256"] = file_sha256(settings["checkpoint"])
     return run_cohort(list_cases(dataset_dir), segment_brats_case, Path(output_dir) / "volumes.csv", settings,
                       columns=CASE_COLUMNS, workers=workers, scheduler=scheduler, case_id="name",
                       progress=progress, resume=resume, provenance=provenance)
