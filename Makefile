@@ -23,14 +23,14 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/medvit demo --out demo_out
 
-# the viewer's browser test (slow) drives Debian's Chromium (no Playwright browser download); `make
-# test-slow` installs it when missing (these machines run as root); where it cannot, that test skips
+# the viewer's browser test drives Debian's Chromium (no Playwright browser download): installed here
+# when missing (these machines run as root); where it cannot be, that one test skips and says why
 browser:
 	test -x /usr/bin/chromium || apt-get install -y --no-install-recommends chromium \
 		|| (apt-get update -qq && apt-get install -y --no-install-recommends chromium) \
 		|| echo "chromium could not be installed: the viewer's browser test will skip"
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP) browser
