@@ -219,7 +219,7 @@ def step_mae_thorax(out: Path) -> list[str]:
     from medvit.data.cxr import PHANTOM_FINDINGS, write_cxr_phantoms
 
     bundle = bundles_root() / "mae_thorax_classification"
-    toy = {"network_args#name": "vit_toy_patch16"}
+    toy = {"network_args#name": CXR_TOY_NETWORK}
     write_cxr_phantoms(out / "training", count=DEMO_CXR_TRAIN_IMAGES, prevalence=0.3)
     start = time.perf_counter()
     _bundle_run(bundle, "train.json", bundle_root=str(out / "trained"), dataset_dir=str(out / "training"),
@@ -253,6 +253,7 @@ def step_mae_thorax(out: Path) -> list[str]:
 
 
 DEMO_CXR_TRAIN_IMAGES = 600
+CXR_TOY_NETWORK = "vit_toy_patch16"  # 2 blocks, width 96
 # lr, augmentation and regularisation for a toy trained from scratch in about a minute (the paper's
 # recipe fine-tunes a pre-trained encoder for 75 epochs)
 DEMO_CXR_TRAINING = {"max_epochs": 10, "warmup_epochs": 1, "val_interval": 5, "batch_size": 16, "lr": 5e-4,

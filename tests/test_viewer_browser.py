@@ -122,5 +122,35 @@ def test_every_page_shows_its_numbers_in_chromium(viewer):
         page.locator('input[type="file"]').set_input_files(str(broken))
         page.get_by_text("Cannot open this").wait_for(timeout=60_000)
         assert page.get_by_text("broken.nii.gz").count()
+        # an uploaded radiograph classified in the page with a checkpoint file
+        page.goto(f"{url}/Chest_X-ray")
+        _settle(page)
+        page.get_by_text("Upload a file").click()
+        page.locator('input[type="file"]').set_input_files(str(_phantom_png(artefacts)))
+        page.get_by_text("checkpoint file").click()
+        page.get_by_label("Fine-tuned checkpoint (.pt / .pth)").fill(str(_vit_checkpoint(artefacts)))
+        page.keyboard.press("Enter")
+        page.get_by_text("Top finding").first.wait_for(timeout=120_000)
+        _settle(page)
+        page.screenshot(path=str(artefacts / "Chest_X-ray_upload.png"), full_page=True)
+        assert not page.get_by_text("Cannot open this").count()
         browser.close()
-    assert len(list(artefacts.glob("*.png"))) == 7
+    assert len(list(artefacts.glob("*.png"))) == 8
+
+
+def _phantom_png(folder: Path) -> Path:
+    from medvit.data.cxr import write_cxr_phantoms
+
+    write_cxr_phantoms(folder / "cxr_upload", count=1)
+    return next((folder / "cxr_upload").glob("*.png"))
+
+
+def _vit_checkpoint(folder: Path) -> Path:
+    import torch
+
+    from medvit.nets import build_vit
+
+    torch.manual_seed(0)
+    path = folder / "vit_small.pt"
+    torch.save({"model": build_vit("vit_small_patch16", num_classes=14, global_pool=True).state_dict()}, path)
+    return path

@@ -75,3 +75,17 @@ def sample_notes(page: str) -> str:
     step, _ = SAMPLES[page]
     marker = cache_root() / step / COMPLETE
     return marker.read_text().strip() if marker.is_file() else ""
+
+
+def toy_cxr_classifier(make: bool = True) -> tuple[str, str] | None:
+    """The ``medvit demo`` chest X-ray step's toy ViT as ``(checkpoint path, build_vit arguments
+    as JSON)``, trained once on first use (about a minute); None when missing and not ``make``."""
+    import json
+
+    from medvit.demo import CXR_TOY_NETWORK
+
+    folder = sample_output("cxr", make=make)
+    checkpoint = folder.parent / "trained" / "models" / "model.pt" if folder is not None else None
+    if checkpoint is None or not checkpoint.is_file():
+        return None
+    return str(checkpoint), json.dumps({"name": CXR_TOY_NETWORK})

@@ -1,8 +1,12 @@
 """Chest X-ray page: the radiograph (MONOCHROME1 shown bright = dense), the 14 finding
 probabilities against a threshold, and the Grad-CAM saliency over the image."""
 
+import json
+
 import numpy as np
 import streamlit as st
+
+from medvit.data.cxr import CHESTXRAY14_LABELS
 
 from medvit.viewer import widgets as w
 
@@ -34,26 +38,56 @@ def saliency_map(path: str, mtime: float):
     return np.asarray(array, np.float32).T / 255.0
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def classified(path: str, mtime: float, checkpoint: str, network_json: str, output_dir: str) -> dict:
+    """The bundle's row for one radiograph (14 probabilities, top finding, saliency PNG under ``output_dir``)."""
+    from medvit.classification.thorax import classify_cxr
+
+    return classify_cxr(path, output_dir=output_dir, network=json.loads(network_json), checkpoint=checkpoint,
+                        saliency=True, device="cpu")
+
+
 study = w.open_study(
     PAGE, bundle="mae_thorax_classification", upload_types=IMAGE_TYPES, upload_label="Chest X-ray (DICOM, PNG or JPEG)",
     upload_prompt="Upload a chest X-ray in the sidebar to look at it; findings come from a run of the "
                   "`mae_thorax_classification` bundle (open its output folder).",
     making="Making the sample once: chest X-rays through the bundle...", inputs="Radiographs")
 row, name, output = study.row, study.name, study.output
-labels = []
+labels, saliency_path = [], None
 if output is not None:
     columns = list(output.table.columns)
     labels = columns[columns.index("error") + 1:columns.index("top_finding")]
 with w.readable_errors():
     image, pixel_mm, inverted = radiograph(str(study.path), study.path.stat().st_mtime)
 
+if row is None:  # an upload: classify it here with the demo's toy network or a checkpoint
+    TOY = "the demo's toy network"
+    model = st.sidebar.radio("Classify with", ["nothing", TOY, "checkpoint file"], key="cxr_model",
+                             help="The toy network is trained once on first use (about a minute) by `medvit demo`'s "
+                                  "chest X-ray step on phantoms: it shows the path, it knows no real disease.")
+    checkpoint, network_json = "", "{}"
+    if model == TOY:
+        from medvit.viewer.samples import toy_cxr_classifier
+
+        with st.spinner("Training the demo's toy network (once)..."):
+            checkpoint, network_json = toy_cxr_classifier() or ("", "{}")
+    elif model == "checkpoint file":
+        checkpoint = st.sidebar.text_input("Fine-tuned checkpoint (.pt / .pth)", key="cxr_ckpt").strip()
+        network_json = json.dumps({"name": st.sidebar.selectbox(
+            "Architecture", ["vit_small_patch16", "vit_base_patch16", "vit_large_patch16"], key="cxr_arch")})
+    if checkpoint:
+        with w.readable_errors(), st.spinner("Classifying..."):
+            row = classified(str(study.path), study.path.stat().st_mtime, checkpoint, network_json, str(w.upload_dir()))
+        labels = list(CHESTXRAY14_LABELS)
+        saliency_path = w.upload_dir() / row["saliency"] if row["saliency"] else None
+elif isinstance(row.get("saliency"), str) and row["saliency"]:
+    saliency_path = output.table_path.parent / row["saliency"]
+
 heat = None
-if row is not None:
-    if isinstance(row.get("saliency"), str) and row["saliency"]:
-        saliency_path = output.table_path.parent / row["saliency"]
-        if saliency_path.is_file() and st.sidebar.checkbox("Saliency overlay", value=True, key="saliency"):
-            heat = saliency_map(str(saliency_path), saliency_path.stat().st_mtime)
-            alpha = st.sidebar.slider("Saliency opacity", 0.0, 1.0, 0.4, 0.05, key="saliency_alpha")
+if saliency_path is not None and saliency_path.is_file() and st.sidebar.checkbox("Saliency overlay", value=True,
+                                                                                 key="saliency"):
+    heat = saliency_map(str(saliency_path), saliency_path.stat().st_mtime)
+    alpha = st.sidebar.slider("Saliency opacity", 0.0, 1.0, 0.4, 0.05, key="saliency_alpha")
 
 from medvit.viewer.figures import image_figure, probability_chart  # noqa: E402
 
@@ -64,7 +98,8 @@ with left:
     st.pyplot(image_figure(image, title, heat, alpha if heat is not None else 0.0, pixel_mm), clear_figure=True)
 with right:
     if row is None:
-        st.info("No findings for an uploaded image: run the bundle on it and open its output folder.")
+        st.info("No findings yet for an uploaded image: choose a network in the sidebar (*Classify with*), or run "
+                "the bundle on it and open its output folder.")
     else:
         threshold = st.slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="threshold")
         probabilities = {label: float(row[label]) for label in labels}
