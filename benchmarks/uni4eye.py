@@ -7,7 +7,7 @@ measures that it costs the same: encoder tokens per second (forward, no grad) on
 (224²: 196 tokens per image) and a 3D batch (224 × 224 × 112: 1,372 tokens per volume), each
 next to the plain ViT built for that grid (``ViT(spatial_dims=3)`` for volumes), the ratio
 Uni4Eye / ViT, and the memory a forward over the 3D batch allocates (torch profiler, as
-``benchmarks/vit_timm.py``) and the process's peak RSS.
+``benchmarks/vit.py``) and the process's peak RSS.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import resource
 
 import torch
 
-from benchmarks.vit_timm import allocated_mb, seconds_per_forward
+from benchmarks.vit import allocated_mb, seconds_per_forward
 from medvit.nets import UnifiedViT, ViT
 from medvit.nets.vit import ARCHITECTURES
 
@@ -46,8 +46,7 @@ def main() -> None:
         with torch.no_grad():
             difference = (unified.forward_features(batch) - plain[dims].forward_features(batch)).abs().max().item()
         tokens = batch.shape[0] * (196 if dims == 2 else 1372)
-        ours = seconds_per_forward(unified, batch, args.repeats)
-        theirs = seconds_per_forward(plain[dims], batch, args.repeats)
+        ours, theirs = seconds_per_forward([unified, plain[dims]], batch, args.repeats)
         print(f"{dims}D batch {tuple(batch.shape)}: Uni4Eye {tokens / ours:.0f} tokens/s, ViT {tokens / theirs:.0f} "
               f"tokens/s, ratio Uni4Eye/ViT time {ours / theirs:.3f}; max |feature difference| {difference:.1e}",
               flush=True)

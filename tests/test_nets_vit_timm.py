@@ -1,7 +1,7 @@
 """medvit's ViT equals timm's ``VisionTransformer`` for the same weights (logits within 1e-5).
 
 timm needs torchvision, which is not in medvit's install; this runs where timm is installed
-(the benchmark environment: ``benchmarks/vit_timm.py`` says how) and is skipped elsewhere.
+(the benchmark environment: ``benchmarks/vit.py`` says how) and is skipped elsewhere.
 """
 
 import pytest
