@@ -202,3 +202,28 @@ def open_study(page: str, *, bundle: str, upload_types: list[str], upload_label:
             st.stop()
     weights_warning(row)
     return Opened(path, name, output, row)
+
+
+TOY_NETWORK, CHECKPOINT_FILE = "the demo's toy network", "checkpoint file"
+
+
+def network_choice(label: str, key: str, toy, arguments, checkpoint_label: str, help: str) -> tuple[str, str]:
+    """A sidebar choice of network: none, the demo's toy network, or a checkpoint file.
+
+    Args:
+        label, help: the radio's label and help text.
+        key: prefix of the widgets' keys (``<key>_source``, ``<key>_ckpt``).
+        toy: ``() → (checkpoint, arguments JSON) | None``, training the toy once on first use.
+        arguments: ``() → arguments JSON`` for a checkpoint file (asks for them in the sidebar).
+        checkpoint_label: the checkpoint path field's label.
+
+    Returns:
+        ``(checkpoint path, constructor arguments as JSON)``; ``("", "{}")`` for none.
+    """
+    choice = st.sidebar.radio(label, ["none", TOY_NETWORK, CHECKPOINT_FILE], key=f"{key}_source", help=help)
+    if choice == TOY_NETWORK:
+        with st.spinner("Training the demo's toy network (once)..."):
+            return toy() or ("", "{}")
+    if choice == CHECKPOINT_FILE:
+        return st.sidebar.text_input(checkpoint_label, key=f"{key}_ckpt").strip(), arguments()
+    return "", "{}"

@@ -61,20 +61,14 @@ with w.readable_errors():
     image, pixel_mm, inverted = radiograph(str(study.path), study.path.stat().st_mtime)
 
 if row is None:  # an upload: classify it here with the demo's toy network or a checkpoint
-    TOY = "the demo's toy network"
-    model = st.sidebar.radio("Classify with", ["nothing", TOY, "checkpoint file"], key="cxr_model",
-                             help="The toy network is trained once on first use (about a minute) by `medvit demo`'s "
-                                  "chest X-ray step on phantoms: it shows the path, it knows no real disease.")
-    checkpoint, network_json = "", "{}"
-    if model == TOY:
-        from medvit.viewer.samples import toy_cxr_classifier
+    from medvit.viewer.samples import toy_cxr_classifier
 
-        with st.spinner("Training the demo's toy network (once)..."):
-            checkpoint, network_json = toy_cxr_classifier() or ("", "{}")
-    elif model == "checkpoint file":
-        checkpoint = st.sidebar.text_input("Fine-tuned checkpoint (.pt / .pth)", key="cxr_ckpt").strip()
-        network_json = json.dumps({"name": st.sidebar.selectbox(
-            "Architecture", ["vit_small_patch16", "vit_base_patch16", "vit_large_patch16"], key="cxr_arch")})
+    checkpoint, network_json = w.network_choice(
+        "Classify with", "cxr_model", toy_cxr_classifier, checkpoint_label="Fine-tuned checkpoint (.pt / .pth)",
+        arguments=lambda: json.dumps({"name": st.sidebar.selectbox(
+            "Architecture", ["vit_small_patch16", "vit_base_patch16", "vit_large_patch16"], key="cxr_arch")}),
+        help="The toy network is trained once on first use (about a minute) by `medvit demo`'s chest X-ray step "
+             "on phantoms: it shows the path, it knows no real disease.")
     if checkpoint:
         with w.readable_errors(), st.spinner("Classifying..."):
             row = classified(str(study.path), study.path.stat().st_mtime, checkpoint, network_json, str(w.upload_dir()))

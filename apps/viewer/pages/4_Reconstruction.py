@@ -39,21 +39,14 @@ else:
     st.info("Sample: a synthetic 4-coil cine slice (`medvit.data.cmrxrecon`, MNI152 anatomy), 6 frames.")
 acceleration = st.sidebar.selectbox("Acceleration R", [4, 8, 10], index=1, key="acceleration")
 iterations = st.sidebar.slider("SENSE conjugate-gradient iterations", 1, 30, 10, key="iterations")
-TOY = "the demo's toy network"
-varnet_source = st.sidebar.radio("VarNet", ["none", TOY, "checkpoint file"], key="varnet_source",
-                                 help="The toy network is trained once on first use (a few CPU minutes) by "
-                                      "`medvit demo`'s CMRxRecon step; a checkpoint file is one the bundle's "
-                                      "train.json wrote, or a fastMRI VarNet release.")
-checkpoint, network_json = "", "{}"
-if varnet_source == TOY:
-    from medvit.viewer.recon import toy_varnet
+from medvit.viewer.recon import toy_varnet  # noqa: E402
 
-    with st.spinner("Training the demo's toy VarNet (once)..."):
-        checkpoint, network_json = toy_varnet() or ("", "{}")
-elif varnet_source == "checkpoint file":
-    checkpoint = st.sidebar.text_input("VarNet checkpoint (.pt / .ckpt)", key="varnet_ckpt").strip()
-    network_json = st.sidebar.text_input("VarNet arguments (JSON)", "{}", key="varnet_args",
-                                         help='e.g. {"num_cascades": 12, "chans": 18, "sens_chans": 8}')
+checkpoint, network_json = w.network_choice(
+    "VarNet", "varnet", toy_varnet, checkpoint_label="VarNet checkpoint (.pt / .ckpt)",
+    arguments=lambda: st.sidebar.text_input("VarNet arguments (JSON)", "{}", key="varnet_args",
+                                            help='e.g. {"num_cascades": 12, "chans": 18, "sens_chans": 8}'),
+    help="The toy network is trained once on first use (a few CPU minutes) by `medvit demo`'s CMRxRecon step; "
+         "a checkpoint file is one the bundle's train.json wrote, or a fastMRI VarNet release.")
 with w.readable_errors(), st.spinner("Reconstructing..."):
     result = comparison(path, z, int(acceleration), int(iterations), checkpoint, network_json)
 
