@@ -44,6 +44,22 @@ def test_oct_fluid_is_a_dark_pocket_under_lifted_layers():
     assert photo[0, 0].max() == 0 and photo[32, 32, 0] > photo[32, 32, 2]  # dark outside the field; reddish
 
 
+def test_oct_thickening_moves_the_outer_retina_down_and_is_labelled():
+    def retina_surfaces(volume):  # mean depth of the first and the last bright voxel of each A-scan
+        bright = ndimage.gaussian_filter(volume, (1, 1, 0.5)) > 0.45
+        return bright.argmax(axis=1).mean(), volume.shape[1] - 1 - bright[:, ::-1].argmax(axis=1).mean()
+
+    normal, label0 = oct_volume(4, (48, 48, 16), thickened=False, task="thickening")
+    thick, label1 = oct_volume(4, (48, 48, 16), thickened=True, task="thickening")
+    assert (label0, label1) == (0, 1)
+    (top0, bottom0), (top1, bottom1) = retina_surfaces(normal), retina_surfaces(thick)
+    assert abs(top1 - top0) < 0.5 and bottom1 > bottom0 + 2  # same eye, same inner surface, thicker retina
+    _, fluid_label = oct_volume(4, (48, 48, 16), fluid=True, thickened=False)  # the default task is fluid
+    assert fluid_label == 1
+    with pytest.raises(ValueError, match="task must be one of"):
+        oct_volume(4, task="drusen")
+
+
 def test_bscan_folder_is_read_as_a_volume_in_name_order(tmp_path):
     stack = tmp_path / "eye"
     for z in (0, 2, 10):  # numbered without zero padding: 2 comes before 10

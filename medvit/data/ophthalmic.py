@@ -6,8 +6,12 @@ OCT-like volumes (and their B-scans) with a class signal, and a mixed 2D / 3D da
 - OCT: (x, y, z) = (across the B-scan, depth along the A-scan, B-scan index). Vitreous (dark)
   above the retina, whose layers alternate in reflectivity (bright RNFL, plexiform layers,
   ellipsoid zone and RPE; dark nuclear layers), a foveal pit at the centre, choroid below, a
-  gentle tilt and curvature, speckle. Class 1 ("fluid") adds a dark, sharply bounded fluid
-  pocket in the outer retina that lifts the layers above it; class 0 has none.
+  gentle tilt and curvature, speckle; the retina's depth in the scan varies from eye to eye.
+  Two independent findings, each a classification task (:data:`OCT_TASKS`): ``fluid``, a dark,
+  sharply bounded fluid pocket in the outer retina that lifts the layers above it (local, high
+  contrast); ``thickening``, a retina thicker than 0.33 of the scan depth (diffuse: every
+  layer a little thicker; normal eyes 0.27 - 0.33, thickened 0.33 - 0.39, so the two classes
+  meet at the cut-off, as a clinical thickness threshold does).
 
 Nothing here is a patient's image: it exists so that pre-training and classification run
 end to end offline.
@@ -22,6 +26,9 @@ from pathlib import Path
 import numpy as np
 
 OCT_CLASSES = ("normal", "fluid")
+# task -> class names (label 0, label 1)
+OCT_TASKS = {"fluid": OCT_CLASSES, "thickening": ("normal", "thickened")}
+THICKNESS_CUTOFF = 0.33  # retinal thickness as a fraction of the scan depth (outside the fovea)
 # Retinal layers from the inner surface down: (name, thickness as a fraction of the retina,
 # reflectivity).
 OCT_LAYERS = (("RNFL", 0.12, 0.85), ("GCL-IPL", 0.20, 0.55), ("INL", 0.10, 0.25), ("OPL", 0.08, 0.6),
@@ -70,29 +77,38 @@ def fundus_like(seed: int = 0, size: int = 128) -> np.ndarray:
     return np.round(rgb * 255).astype(np.uint8)
 
 
-def oct_volume(seed: int = 0, shape: tuple[int, int, int] = (64, 64, 32), fluid: bool | None = None
-               ) -> tuple[np.ndarray, int]:
-    """An OCT-like volume and its class.
+def oct_volume(seed: int = 0, shape: tuple[int, int, int] = (64, 64, 32), fluid: bool | None = None,
+               thickened: bool | None = None, task: str = "fluid") -> tuple[np.ndarray, int]:
+    """An OCT-like volume and its class for ``task``.
 
     Args:
         shape: (x, y, z): across the B-scan, depth, number of B-scans.
-        fluid: draw a fluid pocket (class 1); None: at random (half the seeds).
+        fluid: draw a fluid pocket; None: at random (half the seeds).
+        thickened: a retina thicker than :data:`THICKNESS_CUTOFF`; None: at random (half the
+            seeds, independently of ``fluid``).
+        task: which finding the label is: ``"fluid"`` or ``"thickening"`` (:data:`OCT_TASKS`).
 
     Returns:
-        ``(volume, label)``: volume float32 in [0, 1] of ``shape``; label 0 (normal) or 1 (fluid).
+        ``(volume, label)``: volume float32 in [0, 1] of ``shape``; label 0 (normal) or 1 (the
+        task's finding).
     """
     from scipy import ndimage
 
+    if task not in OCT_TASKS:
+        raise ValueError(f"task must be one of {sorted(OCT_TASKS)}, got {task!r}")
     rng = np.random.default_rng(seed)
     if fluid is None:
         fluid = bool(np.random.default_rng([seed, 2]).random() < 0.5)
+    if thickened is None:
+        thickened = bool(np.random.default_rng([seed, 3]).random() < 0.5)
     nx, ny, nz = shape
     x = np.linspace(-1, 1, nx)[:, None]
     z = np.linspace(-1, 1, nz)[None, :]
     # inner retinal surface (depth in pixels) over the en-face plane: tilt, curvature, foveal pit
-    top = ny * (0.3 + rng.uniform(-0.04, 0.04) + rng.uniform(-0.05, 0.05) * x + 0.06 * (x**2 + z**2))
+    top = ny * (0.3 + rng.uniform(-0.08, 0.08) + rng.uniform(-0.05, 0.05) * x + 0.06 * (x**2 + z**2))
     pit = np.exp(-((x - rng.normal(0, 0.08)) ** 2 + (z - rng.normal(0, 0.08)) ** 2) / (2 * 0.12**2))
-    thickness = ny * rng.uniform(0.3, 0.36) * (1 - 0.35 * pit)
+    fraction = THICKNESS_CUTOFF + rng.uniform(0, 0.06) * (1 if thickened else -1)
+    thickness = ny * fraction * (1 - 0.35 * pit)
     top = top + ny * 0.33 * 0.35 * pit  # the pit dips the inner surface; the RPE stays put
     lift = np.zeros((nx, nz))
     if fluid:  # a pocket between ONL and EZ near the fovea (it crosses the central B-scan): lifts the layers above it
@@ -119,12 +135,17 @@ def oct_volume(seed: int = 0, shape: tuple[int, int, int] = (64, 64, 32), fluid:
     volume = ndimage.gaussian_filter(volume, (0.6, 0.8, 0.4))
     speckle = rng.gamma(8.0, 1 / 8.0, size=shape).astype(np.float32)  # multiplicative, mean 1
     volume = volume * speckle + rng.normal(0, 0.02, size=shape)
-    return np.clip(volume, 0, 1).astype(np.float32), int(fluid)
+    return np.clip(volume, 0, 1).astype(np.float32), int(fluid if task == "fluid" else thickened)
+
+
+def _finding(task: str, present: bool) -> dict:
+    """``oct_volume``'s argument that sets ``task``'s finding."""
+    return {"fluid" if task == "fluid" else "thickened": bool(present)}
 
 
 def write_ophthalmic_dataset(out_dir: str | os.PathLike, n_fundus: int = 8, n_bscans: int = 8, n_volumes: int = 8,
                              first_seed: int = 0, size_2d: int = 64, shape_3d: tuple[int, int, int] = (64, 64, 32),
-                             bscan_folders: int = 1) -> Path:
+                             bscan_folders: int = 1, task: str = "fluid") -> Path:
     """Write a mixed 2D / 3D dataset and its description ``dataset.json``; returns that file.
 
     ``fundus/*.png`` (RGB, unlabelled), ``bscans/*.png`` (the central B-scan of an OCT volume,
@@ -132,7 +153,8 @@ def write_ophthalmic_dataset(out_dir: str | os.PathLike, n_fundus: int = 8, n_bs
     them as folders of B-scan PNGs instead (``volumes/<name>/bscan_000.png ...``).
 
     ``dataset.json`` is a list of ``{"image": relative path, "spatial_dims": 2 | 3,
-    "modality": "fundus" | "oct", "label": 0 | 1}`` (no label for fundus photographs).
+    "modality": "fundus" | "oct", "label": 0 | 1}`` (no label for fundus photographs); the
+    labels are ``task``'s (:data:`OCT_TASKS`), alternating, the other finding at random.
     """
     from medvit.io.atomic import atomic_write_text
     from medvit.io.writers import save_nifti, save_png
@@ -148,14 +170,14 @@ def write_ophthalmic_dataset(out_dir: str | os.PathLike, n_fundus: int = 8, n_bs
         items.append({"image": name, "spatial_dims": 2, "modality": "fundus"})
     for k in range(n_bscans):
         seed = 10_000 + first_seed + k
-        volume, label = oct_volume(seed, (size_2d, size_2d, 3), fluid=bool(k % 2))
+        volume, label = oct_volume(seed, (size_2d, size_2d, 3), task=task, **_finding(task, k % 2))
         bscan = volume[:, :, 1]  # the central B-scan: through the fovea (and the pocket, if any)
         name = f"bscans/bscan_{seed:05d}.png"
         save_png(np.round(bscan * 255).astype(np.uint8), out / name, channel_dim=None)
         items.append({"image": name, "spatial_dims": 2, "modality": "oct", "label": label})
     for k in range(n_volumes):
         seed = 20_000 + first_seed + k
-        volume, label = oct_volume(seed, shape_3d, fluid=bool(k % 2))
+        volume, label = oct_volume(seed, shape_3d, task=task, **_finding(task, k % 2))
         if k < bscan_folders:
             name = f"volumes/oct_{seed:05d}"
             for z in range(volume.shape[2]):
