@@ -44,7 +44,7 @@ def test_oct_fluid_is_a_dark_pocket_under_lifted_layers():
     assert photo[0, 0].max() == 0 and photo[32, 32, 0] > photo[32, 32, 2]  # dark outside the field; reddish
 
 
-def test_oct_thickening_moves_the_outer_retina_down_and_is_labelled():
+def test_oct_thickening_moves_the_outer_retina_down_and_is_labelled(tmp_path):
     def retina_surfaces(volume):  # mean depth of the first and the last bright voxel of each A-scan
         bright = ndimage.gaussian_filter(volume, (1, 1, 0.5)) > 0.45
         return bright.argmax(axis=1).mean(), volume.shape[1] - 1 - bright[:, ::-1].argmax(axis=1).mean()
@@ -58,6 +58,12 @@ def test_oct_thickening_moves_the_outer_retina_down_and_is_labelled():
     assert fluid_label == 1
     with pytest.raises(ValueError, match="task must be one of"):
         oct_volume(4, task="drusen")
+    dataset = write_ophthalmic_dataset(tmp_path, n_fundus=0, n_bscans=2, n_volumes=2, size_2d=32,
+                                       shape_3d=(32, 32, 16), bscan_folders=0, task="thickening")
+    items = json.loads(dataset.read_text())
+    assert [item["label"] for item in items] == [0, 1, 0, 1]
+    volume, _ = read_image(dataset.parent / items[3]["image"])
+    assert np.allclose(volume, oct_volume(20_001, (32, 32, 16), thickened=True)[0], atol=1e-6)  # written as drawn
 
 
 def test_bscan_folder_is_read_as_a_volume_in_name_order(tmp_path):
