@@ -17,22 +17,18 @@ from pathlib import Path
 import numpy as np
 
 from medvit.data.cxr import CHESTXRAY14_LABELS
-from medvit.errors import MedvitError
 
 BUNDLE_NAME = "mae_thorax_classification"
 
 
 @functools.lru_cache(maxsize=2)
 def _network(network_json: str, checkpoint: str | None, device: str):
-    from medvit.nets import build_vit, load_checkpoint
+    from medvit.nets import build_vit
+    from medvit.nets.vit_checkpoints import load_classifier
 
-    arguments = json.loads(network_json)
-    model = build_vit(**arguments)
+    model = build_vit(**json.loads(network_json))
     if checkpoint:
-        report = load_checkpoint(model, checkpoint, map_location=device)
-        if report["initialised"]:
-            raise MedvitError(f"{checkpoint}: not a fine-tuned classifier: {', '.join(report['initialised'][:4])} "
-                              "are not in it (a pre-training checkpoint? fine-tune it with train.json first)")
+        load_classifier(model, checkpoint, map_location=device)
     return model.to(device).eval()
 
 
