@@ -22,17 +22,12 @@ def _data_only_globals() -> list:
 
 
 def _load_tensors(path, map_location):
-    """``torch.load`` with ``weights_only``; again with :func:`_data_only_globals` allowed when the
-    checkpoint holds such objects (Lightning checkpoints' hyper-parameters)."""
-    import pickle
-
+    """``torch.load`` with ``weights_only``, :func:`_data_only_globals` allowed (Lightning
+    checkpoints' hyper-parameters): one read, whatever the file holds."""
     import torch
 
-    try:
+    with torch.serialization.safe_globals(_data_only_globals()):
         return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:
-        with torch.serialization.safe_globals(_data_only_globals()):
-            return torch.load(path, map_location=map_location, weights_only=True)
 
 
 def read_state_dict(path: str | os.PathLike, map_location: str = "cpu") -> dict:

@@ -11,6 +11,7 @@ error row, re-runs skip what is done), and a summary per coil, kind and accelera
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +65,15 @@ def layout_of(relative: Path) -> dict[str, str]:
     return {"coil": coil, "task": task, "split": split, "acceleration": acceleration, "case": case, "kind": relative.stem}
 
 
+@functools.lru_cache(maxsize=8)
+def _full_sample_images(path: str, mtime_ns: int, task: str, variable: str) -> np.ndarray:
+    """:func:`ranking_images` of a FullSample file, kept: one case's reference serves every
+    acceleration and method scored (keyed on the file's mtime, so a rewritten file is re-read)."""
+    images = ranking_images(path, task, variable=variable)
+    images.flags.writeable = False
+    return images
+
+
 def reference_for(ref_root: Path, relative: Path, task: str) -> tuple[np.ndarray, str]:
     """The reference ranking images of a submission file, and what they were made from."""
     from medvit.io.cmrxrecon import SUBMISSION_VARIABLE, read_submission
@@ -77,7 +87,7 @@ def reference_for(ref_root: Path, relative: Path, task: str) -> tuple[np.ndarray
         names = mat_variables(path)
         full = [name for name in ("kspace_full", "kspace_single_full") if name in names]
         if full:
-            return ranking_images(path, task, variable=full[0]), f"{path} ({full[0]})"
+            return _full_sample_images(str(path), path.stat().st_mtime_ns, task, full[0]), f"{path} ({full[0]})"
         if SUBMISSION_VARIABLE in names:
             return read_submission(path), str(path)
     raise MedvitError(f"no reference for {relative}: no {SUBMISSION_VARIABLE} or fully sampled k-space "

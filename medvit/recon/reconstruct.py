@@ -75,15 +75,16 @@ def input_scale(kspace: np.ndarray) -> float:
     return peak if peak > 0 else 1.0
 
 
-def read_frames(kspace_file, t: int, z: int, num_adj_frames: int = 1) -> np.ndarray:
-    """Frame ``t`` of slice ``z`` with its neighbours stacked as extra coils: (frames × coils, ky, kx)."""
-    frames = adjacent_frames(t, kspace_file.num_frames, num_adj_frames)
-    return np.concatenate([kspace_file.read_slice(f, z) for f in frames])
+def read_frames(kspace_file, t: int, z: int, num_adj_frames: int = 1, read=None) -> np.ndarray:
+    """Frame ``t`` of slice ``z`` with its neighbours stacked as extra coils: (frames × coils, ky, kx).
+    ``read(t, z)``: the file's ``read_slice`` (default), or a cached one."""
+    read = read or kspace_file.read_slice
+    return np.concatenate([read(f, z) for f in adjacent_frames(t, kspace_file.num_frames, num_adj_frames)])
 
 
-def varnet_slice(network, kspace_file, lines: np.ndarray, t: int, z: int, device="cpu") -> np.ndarray:
+def varnet_slice(network, kspace_file, lines: np.ndarray, t: int, z: int, device="cpu", read=None) -> np.ndarray:
     """Reconstruct frame ``t`` of slice ``z`` with a VarNet: magnitude (ky, kx), on the file's scale."""
-    stacked = read_frames(kspace_file, t, z, getattr(network, "num_adj_frames", 1))
+    stacked = read_frames(kspace_file, t, z, getattr(network, "num_adj_frames", 1), read)
     return varnet_stacked(network, stacked, kspace_file.num_coils, lines, device)
 
 
@@ -198,8 +199,11 @@ def reconstruct_cmrx_file(
                 raise MedvitError(f"{path}: {kspace.variable} is {'single' if kspace.single_coil else 'multi'}-coil "
                                   f"k-space but the network is {wanted} (network_args#single_coil)")
 
+            # neighbouring frames overlap from one frame to the next (selected_images runs t within z): read each once
+            read = functools.lru_cache(maxsize=2 * model.num_adj_frames)(kspace.read_slice)
+
             def reconstruct(t, z):
-                return varnet_slice(model, kspace, lines, t, z, device)
+                return varnet_slice(model, kspace, lines, t, z, device, read)
         else:
             def reconstruct(t, z):
                 return baseline_slice(method, kspace.read_slice(t, z), lines)
@@ -248,6 +252,8 @@ def run_cmrx_reconstruction(dataset_dir: str | os.PathLike, output_dir: str | os
     from medvit.batch.ids import checkpoint_provenance
 
     root = Path(dataset_dir).resolve()
+    if options.get("method", "varnet") != "varnet":  # a baseline's output (and resume key) owes nothing to the network
+        options = {key: value for key, value in options.items() if key not in ("network", "checkpoint", "device")}
     settings = {"root": str(root), "output_dir": os.fspath(Path(output_dir).resolve()), **options}
     provenance = checkpoint_provenance(settings, "cmrxrecon_varnet_reconstruction")
     return run_cohort(undersampled_files(root, accelerations), reconstruct_cmrx_file, Path(output_dir) / OUTPUT_CSV,
