@@ -21,8 +21,8 @@ import medvit.io.monai_reader  # noqa: F401 - quiets MONAI's GPU DICOM reader be
 from medvit.errors import MedvitError
 from medvit.io.cases import BRATS_SERIES, find_case_series
 from medvit.segmentation.brats_qc import qc_flags
+from medvit.segmentation.regions import REGION_LABELS
 
-REGION_LABELS = {"tc": (1, 3, 4), "wt": (1, 2, 3, 4), "et": (3, 4), "ncr": (1,), "ed": (2,)}  # ET is 4 or 3
 VOLUME_COLUMNS = [f"{region}_ml" for region in REGION_LABELS]
 CASE_COLUMNS = [*VOLUME_COLUMNS, "qc_flags", "spacing_mm", "shape", "segmentation", "dicom_seg", "brain_mask", "weights"]
 # DICOM SEG segments: SNOMED CT category "Morphologically abnormal structure" and the tissue type

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from medvit.segmentation.regions import REGION_LABELS
+
 # (centre, width) in Hounsfield units
 WINDOW_PRESETS = {
     "CT brain": (40.0, 80.0),
@@ -20,12 +22,11 @@ WINDOW_PRESETS = {
 }
 AUTO_WINDOW = "MR auto (1-99th percentile)"
 PLANES = ("axial", "coronal", "sagittal")
-# BraTS regions drawn from the largest to the smallest, so each stays visible inside the last;
-# the labels are medvit.segmentation.brats.REGION_LABELS (not imported: it loads MONAI; a test keeps them equal)
+# BraTS regions drawn from the largest to the smallest, so each stays visible inside the last
 REGIONS = {
-    "WT": {"labels": (1, 2, 3, 4), "colour": (46, 204, 64), "name": "whole tumour"},
-    "TC": {"labels": (1, 3, 4), "colour": (255, 65, 54), "name": "tumour core"},
-    "ET": {"labels": (3, 4), "colour": (255, 220, 0), "name": "enhancing tumour"},
+    "WT": {"labels": REGION_LABELS["wt"], "colour": (46, 204, 64), "name": "whole tumour"},
+    "TC": {"labels": REGION_LABELS["tc"], "colour": (255, 65, 54), "name": "tumour core"},
+    "ET": {"labels": REGION_LABELS["et"], "colour": (255, 220, 0), "name": "enhancing tumour"},
 }
 LABEL_NAMES = {0: "background", 1: "necrosis / non-enhancing core", 2: "oedema", 3: "enhancing tumour",
                4: "enhancing tumour"}
@@ -76,8 +77,7 @@ def to_ras(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
     ornt = io_orientation(affine)
     shape = array.shape[:3]
-    out = apply_orientation(array, ornt) if array.ndim == 3 else np.stack(
-        [apply_orientation(array[..., c], ornt) for c in range(array.shape[-1])], axis=-1)
+    out = apply_orientation(array, ornt)  # reorients the first three axes, keeps a trailing one
     new_affine = np.asarray(affine) @ inv_ornt_aff(ornt, shape)
     return np.ascontiguousarray(out), new_affine
 
@@ -156,8 +156,3 @@ def probe(channels: dict[str, np.ndarray], labels: np.ndarray | None, affine: np
         out["label_name"] = LABEL_NAMES.get(code, f"label {code}")
     return out
 
-
-def volumes_ml(labels: np.ndarray, spacing) -> dict[str, float]:
-    """Per-region volumes (mL) of a label map."""
-    voxel_ml = float(np.prod(spacing)) / 1000.0
-    return {name: float(mask.sum()) * voxel_ml for name, mask in region_masks(labels).items()}

@@ -39,8 +39,6 @@ def compare(kspace: np.ndarray, acceleration: int, sense_iterations: int = 10, v
             run on each frame as the bundle runs it (:func:`medvit.recon.reconstruct.varnet_frame`).
     """
     from medvit.recon.baselines import sense, zero_filled
-    from medvit.recon.coils import rss
-    from medvit.recon.fft import ifft2c
     from medvit.recon.masks import cmrx_mask
     from medvit.recon.scoring import score_image
 
@@ -51,11 +49,11 @@ def compare(kspace: np.ndarray, acceleration: int, sense_iterations: int = 10, v
     masked = kspace * mask[None, None, :, None]
     methods = {"reference": [], "zero-filled": [], "SENSE": []}
     if varnet is not None:
-        methods["VarNet"] = []
-    if varnet is not None:
         from medvit.recon.reconstruct import varnet_frame
+
+        methods["VarNet"] = []
     for t, (frame, sampled) in enumerate(zip(kspace, masked)):
-        methods["reference"].append(rss(ifft2c(frame), axis=0))
+        methods["reference"].append(zero_filled(frame))  # fully sampled: the reference
         methods["zero-filled"].append(zero_filled(sampled))
         methods["SENSE"].append(np.abs(sense(sampled, mask, iterations=sense_iterations)))
         if varnet is not None:

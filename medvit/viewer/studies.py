@@ -241,20 +241,11 @@ def dicom_tags(path: str | os.PathLike, series_uid: str | None = None, limit: in
     ``{"tag", "keyword", "value"}`` without pixel data, for the viewer's tag panel."""
     import pydicom
 
-    from medvit.io.files import _is_dicom
+    from medvit.io.dicom_series import choose_series, list_series
 
     path = Path(path)
-    if path.is_dir():
-        first = None
-        for candidate in sorted(p for p in path.rglob("*") if p.is_file()):
-            if _is_dicom(candidate) and (series_uid is None or pydicom.dcmread(
-                    candidate, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"]).get(
-                    "SeriesInstanceUID") == series_uid):
-                first = candidate
-                break
-        if first is None:
-            raise MedvitError(f"{path}: no DICOM file{' of series ' + series_uid if series_uid else ''} in the folder")
-        path = first
+    if path.is_dir():  # the series as medvit.io reads it (same UID matching, DICOMDIR / non-image files skipped)
+        path = choose_series(path, list_series(path), series_uid).slices[0].path
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True)
     except (pydicom.errors.InvalidDicomError, OSError) as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from medvit.errors import MedvitError
-from medvit.viewer.display import spacing_of, to_ras
+from medvit.viewer.display import spacing_of, to_ras, window_for
 
 
 @dataclass
@@ -24,9 +25,25 @@ class VolumeView:
     def shape(self) -> tuple[int, int, int]:
         return next(iter(self.channels.values())).shape
 
+    _windows: dict = field(default_factory=dict, repr=False, compare=False)
+
     @property
     def spacing(self) -> np.ndarray:
         return spacing_of(self.affine)
+
+    def window(self, preset: str, name: str) -> tuple[float, float]:
+        """:func:`~medvit.viewer.display.window_for` of channel ``name``, kept: the auto window takes
+        percentiles of the whole volume, and the page asks on every rerun."""
+        if (preset, name) not in self._windows:
+            self._windows[preset, name] = window_for(preset, self.channels[name], self.meta)
+        return self._windows[preset, name]
+
+    @functools.cached_property
+    def start(self) -> np.ndarray:
+        """(3,) voxel to open at: the tumour's centroid when there is one, else the centre."""
+        if self.labels is not None and self.labels.any():
+            return np.argwhere(self.labels > 0).mean(0).round().astype(int)
+        return np.array(self.shape) // 2
 
 
 def volume_from_image(array: np.ndarray, meta: dict, name: str = "image") -> VolumeView:

@@ -74,10 +74,15 @@ def uploaded_path(page: str, types: list[str], label: str) -> Path | None:
     upload = st.sidebar.file_uploader(label, type=types, key=f"{page}_upload")
     if upload is None:
         return None
-    data = upload.getvalue()
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    with readable_errors():
-        return save_upload(upload.name, data, upload_dir() / digest)
+    # saved once per upload, not on every rerun: a rewrite would change the file's mtime, which
+    # the pages' caches are keyed on (and re-hash / re-extract up to 1 GB each time)
+    saved = st.session_state.setdefault("saved_uploads", {})
+    if upload.file_id not in saved or not saved[upload.file_id].exists():
+        data = upload.getvalue()
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        with readable_errors():
+            saved[upload.file_id] = save_upload(upload.name, data, upload_dir() / digest)
+    return saved[upload.file_id]
 
 
 @st.cache_resource(show_spinner=False, max_entries=3)

@@ -1,12 +1,11 @@
 """Brain tumour page: a Swin UNETR case (or any volume) in three planes with the TC / WT / ET overlay."""
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from medvit.viewer import widgets as w
 from medvit.viewer.display import (AUTO_WINDOW, PLANES, REGIONS, apply_window, overlay, plane_slice, probe,
-                                   window_for, window_names)
+                                   window_names)
 from medvit.viewer.figures import slice_figure
 
 PAGE = "volume"
@@ -56,7 +55,7 @@ st.sidebar.subheader("Display")
 channel = st.sidebar.selectbox("Series", names, index=names.index("flair") if "flair" in names else 0, key="channel")
 volume = view.channels[channel]
 preset = st.sidebar.selectbox("Window", window_names(view.meta if channel == names[0] else None), key="preset")
-centre0, width0 = window_for(preset, volume, view.meta)
+centre0, width0 = view.window(preset, channel)
 centre = st.sidebar.number_input("Window centre", value=float(round(centre0, 2)), key=f"centre_{preset}_{channel}")
 width = st.sidebar.number_input("Window width", value=float(round(width0, 2)), min_value=1e-3,
                                 key=f"width_{preset}_{channel}")
@@ -66,10 +65,9 @@ if labels is not None:
     shown = [r for r in REGIONS if st.sidebar.checkbox(f"{r}: {REGIONS[r]['name']}", value=True, key=f"show_{r}")]
     opacity = st.sidebar.slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="opacity")
     style = st.sidebar.radio("Style", ["fill", "outline"], horizontal=True, key="style")
-    start = np.argwhere(labels > 0).mean(0).round().astype(int) if labels.any() else np.array(shape) // 2
 else:
     shown, opacity, style = [], 0.0, "fill"
-    start = np.array(shape) // 2
+start = view.start
 
 st.sidebar.subheader("Position (linked slices)")
 i = st.sidebar.slider("Sagittal slice (x)", 0, shape[0] - 1, int(start[0]), key="pos_x") if shape[0] > 1 else 0
@@ -116,7 +114,7 @@ if len(names) > 1:
     second = b.selectbox("Right", names, index=names.index("flair") if "flair" in names else 1, key="right")
     for column, name in ((a, first), (b, second)):
         sl = plane_slice(view.channels[name], view.spacing, "axial", position)
-        rgb = overlay(apply_window(sl.image, *window_for(AUTO_WINDOW, view.channels[name])), None)
+        rgb = overlay(apply_window(sl.image, *view.window(AUTO_WINDOW, name)), None)
         column.pyplot(slice_figure(sl, rgb, f"axial · {name}", size=3.2), clear_figure=True)
 
 # --- DICOM header -------------------------------------------------------------------------------------
