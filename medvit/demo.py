@@ -168,8 +168,6 @@ UNI4EYE_DEMO_EPOCHS = 50
 def step_uni4eye_mim(out: Path) -> list[str]:
     """Uni4Eye bundle: pre-train a tiny model on synthetic fundus / OCT images and OCT volumes
     (pretrain.json, 2D and 3D batches in turn), then show what it reconstructs."""
-    import torch
-
     from medvit.bundle.registry import bundles_root
     from medvit.data.ophthalmic import write_ophthalmic_dataset
     from medvit.nets import Uni4Eye, load_checkpoint
@@ -182,14 +180,15 @@ def step_uni4eye_mim(out: Path) -> list[str]:
     _bundle_run(bundles_root() / "uni4eye_ophthalmic_mim", "pretrain.json", bundle_root=str(out / "bundle"),
                 dataset_dir=str(dataset.parent), output_dir=str(out), network_args=UNI4EYE_DEMO_NET,
                 decoder_args=UNI4EYE_DEMO_DECODER, max_epochs=UNI4EYE_DEMO_EPOCHS, warmup_epochs=2,
-                learning_rate=1e-3, batch_size_2d=8, batch_size_3d=4, num_workers=0, save_interval=UNI4EYE_DEMO_EPOCHS)
+                learning_rate=1e-3, batch_size_2d=8, batch_size_3d=4, num_workers=0, cache_rate=1.0,
+                save_interval=UNI4EYE_DEMO_EPOCHS)
     model = Uni4Eye(**UNI4EYE_DEMO_NET, **UNI4EYE_DEMO_DECODER)
     load_checkpoint(model, out / "bundle" / "models" / "pretrained.pt")
     items = read_items(dataset)
     shown = [next(i for i in items if i["modality"] == "fundus"), next(i for i in items if i["spatial_dims"] == 3)]
     net = UNI4EYE_DEMO_NET
-    images = [load_item(item, net["img_size_2d"], net["img_size_3d"]) for item in shown]
-    figure = write_reconstruction_figure(model, images, out / "uni4eye_reconstructions.png")
+    panels = [reconstruction_panels(model, load_item(item, net["img_size_2d"], net["img_size_3d"])) for item in shown]
+    figure = write_reconstruction_figure(panels, out / "uni4eye_reconstructions.png")
     trend = loss_trend(out / "pretrain_losses.csv", epochs=3)
     lines = [f"pre-trained Uni4Eye (width 96, 4 blocks; the bundle's pretrain.json) for {UNI4EYE_DEMO_EPOCHS} epochs "
              "on 32 synthetic 2D images and 16 OCT-like volumes: a toy model, so that the pictures show a real "
@@ -198,11 +197,9 @@ def step_uni4eye_mim(out: Path) -> list[str]:
         lines.append(f"{dims}D masked-patch loss, first -> last 3 epochs: image {losses['loss_image'][0]:.4f} -> "
                      f"{losses['loss_image'][1]:.4f}, gradient {losses['loss_gradient'][0]:.4f} -> "
                      f"{losses['loss_gradient'][1]:.4f}")
-    with torch.no_grad():
-        for item, image in zip(shown, images):
-            panels = reconstruction_panels(model, image)
-            lines.append(f"{item['name']}: 75% of patches masked, loss image {panels['loss_image']:.4f}, "
-                         f"gradient {panels['loss_gradient']:.4f}")
+    for item, item_panels in zip(shown, panels):
+        lines.append(f"{item['name']}: 75% of patches masked, loss image {item_panels['loss_image']:.4f}, "
+                     f"gradient {item_panels['loss_gradient']:.4f}")
     return lines + [f"wrote {figure} (rows: {shown[0]['name']}, central B-scan of {shown[1]['name']}; "
                     f"columns: {', '.join(PANELS)})"]
 

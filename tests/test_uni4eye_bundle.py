@@ -93,7 +93,7 @@ def pretrained(tmp_path_factory):
     bundle_run(["pretrain.json"], bundle_root=str(root / "pretrained"), dataset_dir=str(unlabelled),
                output_dir=str(root / "log"), network_args=SLOW_NET, decoder_args=SLOW_DECODER,
                max_epochs=PRETRAIN_EPOCHS, warmup_epochs=2, learning_rate=5e-4, batch_size_2d=4, batch_size_3d=4,
-               num_workers=0, save_interval=PRETRAIN_EPOCHS)
+               num_workers=0, cache_rate=1.0, save_interval=PRETRAIN_EPOCHS)
     print(f"pre-training: {PRETRAIN_EPOCHS} epochs in {(time.perf_counter() - start) / 60:.1f} min")
     return root
 

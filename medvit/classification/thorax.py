@@ -9,8 +9,6 @@ onto the radiograph's grid and written as an 8-bit PNG the viewer overlays.
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 from pathlib import Path
 
@@ -19,17 +17,6 @@ import numpy as np
 from medvit.data.cxr import CHESTXRAY14_LABELS
 
 BUNDLE_NAME = "mae_thorax_classification"
-
-
-@functools.lru_cache(maxsize=2)
-def _network(network_json: str, checkpoint: str | None, device: str):
-    from medvit.nets import build_vit
-    from medvit.nets.vit_checkpoints import load_classifier
-
-    model = build_vit(**json.loads(network_json))
-    if checkpoint:
-        load_classifier(model, checkpoint, map_location=device)
-    return model.to(device).eval()
 
 
 def classify_cxr(path: str, *, output_dir: str, network: dict | None = None, checkpoint: str | None = None,
@@ -49,11 +36,13 @@ def classify_cxr(path: str, *, output_dir: str, network: dict | None = None, che
     import torch
 
     from medvit.io import read_image
+    from medvit.nets import build_vit
+    from medvit.nets.vit_checkpoints import cached_classifier
     from medvit.transforms.cxr import cxr_display_intensity, cxr_network_input
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     arguments = {"name": "vit_base_patch16", **(network or {}), "num_classes": len(labels), "global_pool": True}
-    model = _network(json.dumps(arguments, sort_keys=True), checkpoint, device)
+    model = cached_classifier(build_vit, arguments, checkpoint, device)
     image, meta = read_image(path)
     network_input = cxr_network_input(cxr_display_intensity(image, meta), model.patch_embed.proj.in_channels)
     batch = network_input.as_tensor()[None].to(device)

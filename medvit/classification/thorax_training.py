@@ -158,23 +158,14 @@ class MeanAUC(ROCAUCMetric):
             return mean_present(np.atleast_1d(np.asarray(super().aggregate(), dtype=float)))
 
 
-def mae_loss(output: dict, target=None):
-    """The trainer's loss for :class:`~medvit.nets.mae.MaskedAutoencoder`, whose forward already
-    computes it (masked-patch MSE); the batch has no label."""
-    return output["loss"]
-
-
 def load_pretrained(network, ckpt_path: str | os.PathLike | None, load_pretrain: bool = True,
                     map_location: str = "cpu") -> dict | None:
     """Start fine-tuning from an MAE / medical_mae / timm checkpoint (:func:`medvit.nets.load_checkpoint`:
     key mapping, position-embedding interpolation, decoder dropped); logs what was not in it."""
     if not load_pretrain:
         return None
-    from medvit.nets import load_checkpoint
+    from medvit.nets.vit_checkpoints import load_pretrained_encoder
 
     if not ckpt_path or not Path(ckpt_path).is_file():
         raise MedvitError(f"{ckpt_path}: no such checkpoint file (--load_pretrain False trains from scratch)")
-    report = load_checkpoint(network, ckpt_path, map_location=str(map_location))
-    log.info("loaded %s; new: %s; not used: %d parameter(s)", ckpt_path, ", ".join(report["initialised"]) or "none",
-             len(report["ignored"]))
-    return report
+    return load_pretrained_encoder(network, ckpt_path, map_location)

@@ -75,6 +75,12 @@ def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
     return (per_patch * mask).sum() / mask.sum().clamp(min=1)
 
 
+def mae_loss(output: dict, target=None) -> torch.Tensor:
+    """The trainer's loss for a network whose forward already computes it (``output["loss"]``:
+    :class:`MaskedAutoencoder`, :class:`~medvit.nets.Uni4Eye`); the batch has no label."""
+    return output["loss"]
+
+
 class MaskedDecoder(nn.Module):
     """MAE decoder: visible encoder tokens + mask tokens -> pixels of every patch.
 

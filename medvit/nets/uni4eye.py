@@ -28,14 +28,8 @@ from monai.utils import ensure_tuple_rep
 from torch import nn
 
 from medvit.nets.mae import MaskedDecoder, masked_mse, patchify, random_masking, unpatchify
-from medvit.nets.vit import ViT, embed_patches, sincos_position_embedding
+from medvit.nets.vit import ViT, embed_patches, patch_grid, sincos_position_embedding
 from medvit.transforms.gradient import gradient_magnitude
-
-
-def _grid(img_size: Sequence[int], patch_size: int, what: str) -> tuple[int, ...]:
-    if any(size % patch_size for size in img_size):
-        raise ValueError(f"{what} {tuple(img_size)} is not a multiple of patch_size {patch_size}")
-    return tuple(size // patch_size for size in img_size)
 
 
 class UnifiedViT(ViT):
@@ -56,7 +50,7 @@ class UnifiedViT(ViT):
         super().__init__(in_channels, img_size_2d, patch_size, hidden_size, num_layers, num_heads, mlp_ratio,
                          num_classes, global_pool, drop_path_rate, spatial_dims=2)
         self.img_size_3d = ensure_tuple_rep(img_size_3d, 3)
-        self.grid_size_3d = _grid(self.img_size_3d, patch_size, "img_size_3d")
+        self.grid_size_3d = patch_grid(self.img_size_3d, patch_size, "img_size_3d")
         self.patch_embed_3d = PatchEmbed(patch_size, in_channels, hidden_size, norm_layer=None, spatial_dims=3)
         self.pos_embed_3d = sincos_position_embedding(self.grid_size_3d, hidden_size).requires_grad_(True)
 

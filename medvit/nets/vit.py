@@ -94,6 +94,13 @@ def embed_patches(x: torch.Tensor, patch_embed: nn.Module, pos_embed: torch.Tens
     return patch_embed(x).flatten(2).transpose(1, 2) + pos_embed[:, 1:]
 
 
+def patch_grid(img_size: Sequence[int], patch_size: int, what: str = "img_size") -> tuple[int, ...]:
+    """Patches per axis of an image of ``img_size``; ValueError (naming ``what``) when it does not divide."""
+    if any(size % patch_size for size in img_size):
+        raise ValueError(f"{what} {tuple(img_size)} is not a multiple of patch_size {patch_size}")
+    return tuple(size // patch_size for size in img_size)
+
+
 class ViT(nn.Module):
     """Vision Transformer over 2D images or 3D volumes, timm ``VisionTransformer`` layout.
 
@@ -119,9 +126,7 @@ class ViT(nn.Module):
         super().__init__()
         self.img_size = ensure_tuple_rep(img_size, spatial_dims)
         self.patch_size = patch_size
-        if any(size % patch_size for size in self.img_size):
-            raise ValueError(f"img_size {self.img_size} is not a multiple of patch_size {patch_size}")
-        self.grid_size = tuple(size // patch_size for size in self.img_size)
+        self.grid_size = patch_grid(self.img_size, patch_size)
         self.global_pool = global_pool
         self.patch_embed = PatchEmbed(patch_size, in_channels, hidden_size, norm_layer=None, spatial_dims=spatial_dims)
         self.cls_token = nn.Parameter(nn.init.normal_(torch.zeros(1, 1, hidden_size), std=0.02))

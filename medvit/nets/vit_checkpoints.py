@@ -11,14 +11,20 @@ that does not fit, naming the file and the parameters.
 
 from __future__ import annotations
 
+import functools
+import json
+import logging
 import os
 import re
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from medvit.errors import MedvitError
 from medvit.nets.checkpoints import read_state_dict
+
+logger = logging.getLogger(__name__)
 
 # timm / MAE name fragment -> medvit name fragment (inside MONAI's SABlock and MLPBlock).
 BLOCK_RENAMES = ((".attn.proj.", ".attn.out_proj."), (".mlp.fc1.", ".mlp.linear1."), (".mlp.fc2.", ".mlp.linear2."))
@@ -153,6 +159,35 @@ def load_classifier(model: torch.nn.Module, path: str | os.PathLike, map_locatio
         raise MedvitError(f"{path}: not a fine-tuned classifier: {', '.join(report['initialised'][:4])} "
                           "are not in it (a pre-training checkpoint? fine-tune it with train.json first)")
     return model
+
+
+def load_pretrained_encoder(network: torch.nn.Module, path: str | os.PathLike, map_location: str = "cpu") -> dict:
+    """:func:`load_checkpoint` to start fine-tuning: the file must exist; what was new and what
+    was not used is logged. Returns the report."""
+    from pathlib import Path
+
+    if not path or not Path(path).is_file():
+        raise MedvitError(f"{path}: no such checkpoint file")
+    report = load_checkpoint(network, path, map_location=str(map_location))
+    logger.info("loaded %s; new: %s; not used: %d parameter(s)", path, ", ".join(report["initialised"]) or "none",
+                len(report["ignored"]))
+    return report
+
+
+def cached_classifier(build: Callable[..., torch.nn.Module], arguments: dict, checkpoint: str | None,
+                      device: str) -> torch.nn.Module:
+    """``build(**arguments)`` with a fine-tuned checkpoint's weights (:func:`load_classifier`), on
+    ``device``, in eval mode: built once per process for each (build, arguments, checkpoint,
+    device), not per image. ``build``: a module-level callable (a class or a factory)."""
+    return _cached_classifier(build, json.dumps(arguments, sort_keys=True), checkpoint, device)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_classifier(build, arguments_json: str, checkpoint: str | None, device: str) -> torch.nn.Module:
+    model = build(**json.loads(arguments_json))
+    if checkpoint:
+        load_classifier(model, checkpoint, map_location=device)
+    return model.to(device).eval()
 
 
 def _grid_of(model: torch.nn.Module, key: str) -> tuple[int, ...] | None:

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from collections.abc import Sequence
@@ -18,17 +17,6 @@ from medvit.errors import MedvitError
 BUNDLE_NAME = "uni4eye_ophthalmic_mim"
 DEFAULT_CLASSES = ("normal", "fluid")
 METRIC_COLUMNS = ("auc", "accuracy", "kappa", "n")
-
-
-@functools.lru_cache(maxsize=2)
-def _network(network_json: str, checkpoint: str | None, device: str):
-    from medvit.nets import UnifiedViT
-    from medvit.nets.vit_checkpoints import load_classifier
-
-    model = UnifiedViT(**json.loads(network_json))
-    if checkpoint:
-        load_classifier(model, checkpoint, map_location=device)
-    return model.to(device).eval()
 
 
 def classify_item(path: str, *, network: dict | None = None, checkpoint: str | None = None,
@@ -50,11 +38,13 @@ def classify_item(path: str, *, network: dict | None = None, checkpoint: str | N
     """
     import torch
 
+    from medvit.nets import UnifiedViT
+    from medvit.nets.vit_checkpoints import cached_classifier
     from medvit.ophthalmic.items import load_item
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     arguments = {**(network or {}), "num_classes": len(classes), "global_pool": True}
-    model = _network(json.dumps(arguments, sort_keys=True), checkpoint, device)
+    model = cached_classifier(UnifiedViT, arguments, checkpoint, device)
     image = load_item({"image": path}, model.img_size, model.img_size_3d, wrong_depth,
                       spatial_dims)
     with torch.no_grad():
@@ -88,9 +78,11 @@ def cohort_inputs(dataset: str | os.PathLike, spatial_dims: int | None = None, l
         return [Path(item["image"]) for item in items], root, labels
     if not dataset.is_dir():
         raise MedvitError(f"{dataset}: no such dataset description or folder")
-    stacks = [p for p in sorted(dataset.rglob("*")) if p.is_dir() and is_image_stack(p)]
-    files = [p for p in sorted(dataset.rglob("*")) if p.is_file() and not p.name.startswith(".")
-             and (p.suffix.lower() in PHOTO_SUFFIXES or is_nifti_path(p)) and not any(s in p.parents for s in stacks)]
+    entries = sorted(dataset.rglob("*"))
+    stacks = [p for p in entries if p.is_dir() and is_image_stack(p)]
+    in_stacks = set(stacks)
+    files = [p for p in entries if p.is_file() and not p.name.startswith(".")
+             and (p.suffix.lower() in PHOTO_SUFFIXES or is_nifti_path(p)) and in_stacks.isdisjoint(p.parents)]
     if not stacks and not files:
         raise MedvitError(f"{dataset}: no images, NIfTI volumes or B-scan folders found")
     return sorted(stacks + files), dataset, {}

@@ -29,9 +29,9 @@ def reconstruction_panels(model, image, seed: int = 0) -> dict[str, np.ndarray]:
     dims = batch.ndim - 2
     torch.manual_seed(seed)
     with torch.no_grad():
-        out = model(batch)
-        mask = model.to_images(out["mask"], dims)
         gradient = gradient_magnitude(batch)
+        out = model(batch, gradient)
+        mask = model.to_images(out["mask"], dims)
         image_pred = model.to_images(out["pred_image"], dims)
         gradient_pred = model.to_images(out["pred_gradient"], dims)
     views = {"input": batch, "masked input": batch * (1 - mask), "reconstruction": batch * (1 - mask) + image_pred * mask,
@@ -57,11 +57,12 @@ def panel_row(panels: dict, zoom: int = 4, gap: int = 4) -> np.ndarray:
     return np.round(np.concatenate(tiles[:-1], axis=0) * 255).astype(np.uint8)
 
 
-def write_reconstruction_figure(model, images: list, path: str | os.PathLike, zoom: int = 4) -> Path:
-    """Rows of :func:`panel_row` for each image (padded to the widest), written as a PNG."""
+def write_reconstruction_figure(panels: list[dict], path: str | os.PathLike, zoom: int = 4) -> Path:
+    """Rows of :func:`panel_row` for each image's :func:`reconstruction_panels` (padded to the
+    widest), written as a PNG."""
     from medvit.io.writers import save_png
 
-    rows = [panel_row(reconstruction_panels(model, image), zoom) for image in images]  # (x, y): x across
+    rows = [panel_row(image_panels, zoom) for image_panels in panels]  # (x, y): x across
     width = max(row.shape[0] for row in rows)
     padded = []
     for row in rows:
