@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/biomarkers.py [--images 12] [--pvbm-images 2]
 
 Cohort: the real fundus photo (skimage's retina, 1411²) in its 8 mirror/rotation copies (repeated),
-each with its classical vessel mask (medvit.biomarkers.vessels) and optic disc given, so both
+each with its classical vessel mask (medvit.pvbm.vessels) and optic disc given, so both
 tools measure the same pixels. Printed:
 
 - pvbm's per-image analysis time (geometry + 2.x perimeter + multifractal, the tutorial's
@@ -50,8 +50,8 @@ def make_cohort(folder: Path, n: int) -> tuple[Path, Path, Path]:
     """n photos, their vessel masks and a disc CSV (the detected disc, moved with each copy)."""
     import skimage.data
 
-    from medvit.biomarkers.optic_disc import detect_optic_disc
-    from medvit.biomarkers.vessels import field_of_view, vessel_mask
+    from medvit.pvbm.optic_disc import detect_optic_disc
+    from medvit.pvbm.vessels import field_of_view, vessel_mask
 
     photo = skimage.data.retina()
     fov = field_of_view(photo)
@@ -74,8 +74,8 @@ def make_cohort(folder: Path, n: int) -> tuple[Path, Path, Path]:
 
 def pvbm_seconds(images: Path, masks: Path, discs: Path, count: int) -> float:
     """pvbm's mean analysis time per image on the same masks, discs and measurement region."""
-    from medvit.biomarkers.geometry import vessel_skeleton
-    from medvit.biomarkers.regions import measurement_region
+    from medvit.pvbm.geometry import vessel_skeleton
+    from medvit.pvbm.regions import measurement_region
     from tests.pvbm_reference import pvbm_geometry, pvbm_multifractal, pvbm_perimeter
 
     with open(discs, newline="") as fh:

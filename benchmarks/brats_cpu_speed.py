@@ -4,7 +4,7 @@ and whether the fast path keeps the Dice on synthetic cases.
     .venv/bin/python benchmarks/brats_cpu_speed.py timing    # full 240×240×155 case, feature size 48
     .venv/bin/python benchmarks/brats_cpu_speed.py quality --checkpoint models/model.pt --feature-size 12 --roi 64
 
-Settings compared (``medvit.segmentation.brats.segment_brats_case``, the bundle's per-case path):
+Settings compared (``medvit.brats.segment.segment_brats_case``, the bundle's per-case path):
 
 - paper: float32, overlap 0.6 (the paper's test script) — 32 windows of 128³ on 240×240×155;
 - overlap 0.5: 18 windows there;
@@ -42,7 +42,7 @@ def write_full_size_case(root: Path) -> Path:
     import numpy as np
     from monai.transforms import ResizeWithPadOrCrop
 
-    from medvit.data.brats import MODALITIES, brats_like_case
+    from medvit.brats.synthetic import MODALITIES, brats_like_case
     from medvit.io.writers import save_nifti
 
     image, labels, affine = brats_like_case(seed=0, spacing=1.0)
@@ -60,7 +60,7 @@ def run_one(case: str, out: str, setting: str, feature_size: int, roi: int, chec
     """One setting on one case in this process; prints a JSON line with seconds and peak MB."""
     import torch
 
-    from medvit.segmentation.brats import segment_brats_case
+    from medvit.brats.segment import segment_brats_case
 
     overlap, amp = SETTINGS[setting]
     if checkpoint is None:
@@ -119,8 +119,8 @@ def quality(settings: list[str], checkpoint: str, spacing: float, feature_size: 
     from monai.metrics import compute_dice
     from monai.transforms import ConvertToMultiChannelBasedOnBratsClasses, NormalizeIntensity
 
-    from medvit.data import brats_like_case
-    from medvit.segmentation.brats import _network
+    from medvit.brats import brats_like_case
+    from medvit.brats.segment import _network
 
     model = _network(json.dumps({"feature_size": feature_size}), checkpoint, False, "cpu")
     cases = [brats_like_case(seed=300 + k, spacing=spacing) for k in range(3)]

@@ -30,7 +30,7 @@ def plain_inference(case: Path, network, roi, overlap, out: Path) -> None:
     from monai.inferers import sliding_window_inference
     from monai.transforms import NormalizeIntensity
 
-    from medvit.transforms.brats import brats_label_map
+    from medvit.brats.transforms import brats_label_map
 
     images = [nib.load(next(case.glob(f"*_{name}.nii.gz"))) for name in ("t1", "t1ce", "t2", "flair")]
     volume = torch.from_numpy(np.stack([np.asarray(i.dataobj, dtype=np.float32) for i in images]))
@@ -53,7 +53,7 @@ def main() -> None:
     import torch
     from monai.networks.nets import SwinUNETR
 
-    from medvit.data import write_brats_case
+    from medvit.brats import write_brats_case
     from medvit.segmentation import brats as pipeline
 
     torch.set_num_threads(torch.get_num_threads())

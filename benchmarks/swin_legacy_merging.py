@@ -1,4 +1,4 @@
-"""Proof that ``medvit.nets.LegacyPatchMerging`` on today's MONAI computes monai==1.4.0's Swin UNETR.
+"""Proof that ``medvit.brats.network.LegacyPatchMerging`` on today's MONAI computes monai==1.4.0's Swin UNETR.
 
     .venv/bin/python benchmarks/swin_legacy_merging.py [--reference-python PY] [--feature-size 48]
 
@@ -56,7 +56,7 @@ def compare(python: Path, feature_size: int = 48, size: int = 64, seed: int = 0)
     import torch
     from monai.networks.nets import SwinUNETR
 
-    from medvit.nets import LegacyPatchMerging
+    from medvit.brats import LegacyPatchMerging
 
     torch.manual_seed(seed)
     legacy = SwinUNETR(in_channels=4, out_channels=3, feature_size=feature_size, downsample=LegacyPatchMerging).eval()

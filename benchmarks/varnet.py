@@ -61,7 +61,7 @@ def slice_input(coils: int, height: int, width: int, acceleration: int):
     """A synthetic slice as both networks take it: (1, coils, H, W, 2) and the (1, 1, 1, W, 1) mask."""
     import torch
 
-    from medvit.data import synthetic_kspace
+    from medvit.cmrxrecon import synthetic_kspace
     from medvit.recon import cmrx_mask
 
     data = synthetic_kspace("cine_sax", num_ky=width, num_kx=height, num_coils=coils, num_slices=1, num_frames=1)

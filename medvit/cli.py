@@ -49,7 +49,7 @@ def _cmd_bundles(args: argparse.Namespace) -> int:
 
 
 def _cmd_biomarkers(args: argparse.Namespace) -> int:
-    from medvit.biomarkers.cohort import run_biomarker_cohort
+    from medvit.pvbm.cohort import run_biomarker_cohort
 
     fractal = {"n_rotations": args.n_rotations, "optimize": not args.no_optimize,
                "min_proba": args.min_proba, "max_proba": args.max_proba}
@@ -68,7 +68,7 @@ def _cmd_biomarkers(args: argparse.Namespace) -> int:
 def _cmd_recon_score(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from medvit.recon.evaluation import score_submissions
+    from medvit.cmrxrecon.evaluation import score_submissions
 
     table, summary = score_submissions(args.pred_dir, args.ref_dir, args.out, workers=args.workers,
                                        resume=not args.restart, progress=not args.quiet)

@@ -39,7 +39,7 @@ def step_read_samples(out: Path) -> list[str]:
 
 def step_synthetic_brats(out: Path) -> list[str]:
     """Write a synthetic BraTS-like case (four contrasts + labels) on MNI152 anatomy."""
-    from medvit.data import write_brats_case
+    from medvit.brats import write_brats_case
     from medvit.io import read_image
 
     paths = write_brats_case(out, case_id="synthetic_000", seed=0, spacing=2.0)
@@ -79,9 +79,9 @@ def step_brats_swin_unetr(out: Path) -> list[str]:
     import csv
 
     from medvit.bundle.registry import bundles_root
-    from medvit.data import write_brats_case
+    from medvit.brats import write_brats_case
     from medvit.data.synthetic_dicom import write_brats_dicom_case
-    from medvit.segmentation.brats_evaluation import region_scores
+    from medvit.brats.evaluation import region_scores
 
     bundle = bundles_root() / "brats_swin_unetr_segmentation"
     small = {"network_args#feature_size": 12, "roi_size": [64, 64, 64]}
@@ -120,7 +120,7 @@ def step_cmrxrecon_varnet(out: Path) -> list[str]:
     import pandas as pd
 
     from medvit.bundle.registry import bundles_root
-    from medvit.data import write_cmrx_tree
+    from medvit.cmrxrecon import write_cmrx_tree
 
     bundle = bundles_root() / "cmrxrecon_varnet_reconstruction"
     write_cmrx_tree(out / "training", cases=CMRX_DEMO_CASES, accelerations=(), seed=1000, **CMRX_SIZES)
@@ -169,11 +169,11 @@ def step_uni4eye_mim(out: Path) -> list[str]:
     """Uni4Eye bundle: pre-train a tiny model on synthetic fundus / OCT images and OCT volumes
     (pretrain.json, 2D and 3D batches in turn), then show what it reconstructs."""
     from medvit.bundle.registry import bundles_root
-    from medvit.data.ophthalmic import write_ophthalmic_dataset
+    from medvit.uni4eye.phantoms import write_ophthalmic_dataset
     from medvit.nets import Uni4Eye, load_checkpoint
-    from medvit.ophthalmic.figures import PANELS, reconstruction_panels, write_reconstruction_figure
-    from medvit.ophthalmic.items import load_item, read_items
-    from medvit.ophthalmic.training import loss_trend
+    from medvit.uni4eye.figures import PANELS, reconstruction_panels, write_reconstruction_figure
+    from medvit.uni4eye.items import load_item, read_items
+    from medvit.uni4eye.training import loss_trend
 
     dataset = write_ophthalmic_dataset(out / "data", n_fundus=16, n_bscans=16, n_volumes=16, size_2d=64,
                                        shape_3d=(64, 64, 32))
@@ -213,7 +213,7 @@ def step_mae_thorax(out: Path) -> list[str]:
 
     from medvit.bundle.registry import bundles_root
     from medvit.data import pydicom_sample
-    from medvit.data.cxr import PHANTOM_FINDINGS, write_cxr_phantoms
+    from medvit.thorax.phantoms import PHANTOM_FINDINGS, write_cxr_phantoms
 
     bundle = bundles_root() / "mae_thorax_classification"
     toy = {"network_args#name": CXR_TOY_NETWORK}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage.draw import line
 
-from medvit.biomarkers.central_retinal import (
+from medvit.pvbm.central_retinal import (
     central_retinal_equivalents,
     combine_calibres,
     crae_hubbard,
@@ -14,8 +14,8 @@ from medvit.biomarkers.central_retinal import (
     crve_knudtson,
     tree_calibres,
 )
-from medvit.biomarkers.geometry import vessel_skeleton
-from medvit.biomarkers.regions import zone_b
+from medvit.pvbm.geometry import vessel_skeleton
+from medvit.pvbm.regions import zone_b
 from tests.fundus_masks import DISC, sato_mask
 
 

@@ -11,7 +11,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from medvit.biomarkers.pipeline import biomarker_columns
+from medvit.pvbm.pipeline import biomarker_columns
 from medvit.bundle.registry import bundles_root
 from tests.conftest import run_cli
 from tests.fundus_masks import sato_mask
@@ -184,7 +184,7 @@ def test_pool_and_dask_give_the_same_table(tmp_path):
     """The same cohort in-process, on 2 local worker processes and on a loopback Dask cluster."""
     from distributed import LocalCluster
 
-    from medvit.biomarkers.cohort import run_biomarker_cohort
+    from medvit.pvbm.cohort import run_biomarker_cohort
 
     images, masks = tmp_path / "images", tmp_path / "masks"
     images.mkdir(), masks.mkdir()

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from skimage.transform import rotate
 
-from medvit.biomarkers.fractal import MULTIFRACTAL_KEYS, box_masses, multifractal_biomarkers, occupied_box_masses
-from medvit.biomarkers.regions import measurement_region
-from medvit.biomarkers.sparse_rotation import rotated_nonzero
+from medvit.pvbm.fractal import MULTIFRACTAL_KEYS, box_masses, multifractal_biomarkers, occupied_box_masses
+from medvit.pvbm.regions import measurement_region
+from medvit.pvbm.sparse_rotation import rotated_nonzero
 from medvit.errors import MedvitError
 from tests.fundus_masks import DISC, sato_mask
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from medvit.biomarkers.geometry import geometric_biomarkers, vessel_skeleton
-from medvit.biomarkers.regions import measurement_region
+from medvit.pvbm.geometry import geometric_biomarkers, vessel_skeleton
+from medvit.pvbm.regions import measurement_region
 from medvit.errors import MedvitError
 from tests.fundus_masks import DISC, sato_mask
 

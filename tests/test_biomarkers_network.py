@@ -10,7 +10,7 @@ import skimage.data
 import torch
 from PIL import Image
 
-from medvit.biomarkers.network import load_vessel_network, network_vessel_masks, vessel_unet
+from medvit.pvbm.network import load_vessel_network, network_vessel_masks, vessel_unet
 from medvit.bundle.registry import bundles_root
 from medvit.errors import MedvitError
 from tests.fundus_masks import sato_mask

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import skimage.data
 
-from medvit.biomarkers.optic_disc import detect_optic_disc, read_disc_overrides
-from medvit.biomarkers.segmentation_metrics import centreline_dice, dice
-from medvit.biomarkers.vessels import field_of_view, vessel_mask
+from medvit.pvbm.optic_disc import detect_optic_disc, read_disc_overrides
+from medvit.pvbm.segmentation_metrics import centreline_dice, dice
+from medvit.pvbm.vessels import field_of_view, vessel_mask
 from medvit.errors import MedvitError
 from tests.fundus_masks import DISC, sato_mask
 

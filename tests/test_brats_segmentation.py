@@ -9,11 +9,12 @@ import pytest
 from monai.transforms import ConvertToMultiChannelBasedOnBratsClasses
 
 from medvit.bundle.registry import bundles_root
-from medvit.data import write_brats_case
+from medvit.brats import write_brats_case
 from medvit.errors import MedvitError
-from medvit.io.cases import BRATS_DESCRIPTIONS, find_case_series, list_cases
-from medvit.segmentation.brats_evaluation import region_scores
-from medvit.transforms.brats import brats_label_map
+from medvit.brats.series import BRATS_DESCRIPTIONS, find_brats_series
+from medvit.io.cases import list_cases
+from medvit.brats.evaluation import region_scores
+from medvit.brats.transforms import brats_label_map
 
 BUNDLE = bundles_root() / "brats_swin_unetr_segmentation"
 NETWORK = ["--network_args#feature_size", "12", "--roi_size", "[64,64,64]", "--overlap", "0.25", "--progress", "False"]
@@ -58,12 +59,12 @@ def test_non_nested_sigmoids_become_consistent_labels():
 
 def test_discovery_by_names_and_dicom_descriptions(dataset):
     assert [c.name for c in list_cases(dataset)] == ["case_0", "case_1", "dicom_case", "nan_t2", "no_flair"]
-    dicom = find_case_series(dataset / "dicom_case")
+    dicom = find_brats_series(dataset / "dicom_case")
     assert all(ref.series_uid for ref in dicom.values()) and len({r.series_uid for r in dicom.values()}) == 4
-    refs = find_case_series(dataset / "case_0")
+    refs = find_brats_series(dataset / "case_0")
     assert list(refs) == ["t1", "t1ce", "t2", "flair"] and refs["t1ce"].path.name == "case_0_t1ce.nii.gz"
     with pytest.raises(MedvitError, match="no_flair: no flair series"):
-        find_case_series(dataset / "no_flair")
+        find_brats_series(dataset / "no_flair")
     import re
 
     named = {d: [n for n, r in BRATS_DESCRIPTIONS.items() if re.search(r, d, re.IGNORECASE)]
@@ -116,12 +117,11 @@ def _check_dicom_seg(case, out, row):
     import nibabel as nib
     import pydicom
 
-    from medvit.io.cases import find_case_series
     from medvit.io.dicom_series import choose_series, list_series, sort_slices
 
     assert row["status"] == "ok", row["error"]
     seg = hd.seg.segread(out / row["dicom_seg"])
-    t1 = find_case_series(case)["t1"]
+    t1 = find_brats_series(case)["t1"]
     ordered, _ = sort_slices(t1.path, choose_series(t1.path, list_series(t1.path), t1.series_uid).slices)
     sources = [pydicom.dcmread(h.path, stop_before_pixels=True) for h in ordered]
     assert (seg.PatientID, seg.StudyInstanceUID) == (sources[0].PatientID, sources[0].StudyInstanceUID)
@@ -177,7 +177,7 @@ def _export(tmp_path, command_name, filename, *extra):
     import torch
     from monai.networks.nets import SwinUNETR
 
-    from medvit.nets import LegacyPatchMerging
+    from medvit.brats import LegacyPatchMerging
 
     torch.manual_seed(0)
     network = SwinUNETR(in_channels=4, out_channels=3, feature_size=12, downsample=LegacyPatchMerging).eval()
@@ -222,8 +222,8 @@ def test_registration_aligns_a_moved_series_and_flags_it(tmp_path):
     again (correlation with the true FLAIR > 0.99) and the row's QC flags say it was misaligned."""
     import nibabel as nib
 
-    from medvit.segmentation.brats import load_case
-    from medvit.segmentation.brats_qc import qc_flags
+    from medvit.brats.segment import load_case
+    from medvit.brats.qc import qc_flags
 
     paths = write_brats_case(tmp_path, "moved", seed=0, spacing=3.0)
     flair = nib.load(paths["flair"])
@@ -244,8 +244,8 @@ def test_registration_aligns_a_moved_series_and_flags_it(tmp_path):
 def test_intensity_flags_catch_what_brats_never_showed():
     """Synthetic BraTS-like series pass; bright outliers, negative values and an 8-bit series
     are flagged by name."""
-    from medvit.data.brats import brats_like_case
-    from medvit.segmentation.brats_qc import intensity_flags
+    from medvit.brats.synthetic import brats_like_case
+    from medvit.brats.qc import intensity_flags
 
     image, _, _ = brats_like_case(seed=0, spacing=3.0)
     assert intensity_flags(image) == []
@@ -268,7 +268,7 @@ def test_brain_mask_skull_strips_the_input_and_bounds_the_labels(tmp_path):
     import nibabel as nib
     from scipy import ndimage
 
-    from medvit.segmentation.brats import segment_brats_case
+    from medvit.brats.segment import segment_brats_case
 
     paths = write_brats_case(tmp_path / "cases", "head", seed=5, spacing=3.0)
     rng = np.random.default_rng(0)

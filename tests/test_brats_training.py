@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from medvit.bundle.registry import bundles_root
-from medvit.data import write_brats_case
+from medvit.brats import write_brats_case
 from medvit.io import read_image
-from medvit.segmentation.brats_evaluation import region_scores
+from medvit.brats.evaluation import region_scores
 
 BUNDLE = bundles_root() / "brats_swin_unetr_segmentation"
 SMALL = ["--network_args#feature_size", "12", "--roi_size", "[64,64,64]"]

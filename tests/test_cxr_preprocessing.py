@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from medvit.data import pydicom_sample
-from medvit.data.cxr import CHESTXRAY14_LABELS, PHANTOM_FINDINGS, cxr_phantom, write_cxr_phantoms
+from medvit.thorax.phantoms import CHESTXRAY14_LABELS, PHANTOM_FINDINGS, cxr_phantom, write_cxr_phantoms
 from medvit.errors import MedvitError
 from medvit.io import read_image
-from medvit.transforms.cxr import CXR_MEAN, CXR_STD, cxr_display_intensity, cxr_network_input, letterbox
+from medvit.thorax.transforms import CXR_MEAN, CXR_STD, cxr_display_intensity, cxr_network_input, letterbox
 
 
 def test_pydicom_cr_image_becomes_display_intensities_with_its_window():
@@ -49,7 +49,7 @@ def test_letterbox_keeps_the_whole_chest_of_a_portrait_image():
 
 
 def test_network_grid_maps_go_back_onto_the_radiograph():
-    from medvit.transforms.cxr import to_image_grid
+    from medvit.thorax.transforms import to_image_grid
 
     intensity = np.zeros((300, 500), np.float32)  # (W, H): portrait
     network_input = cxr_network_input(intensity)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from medvit.data import BRATS_MODALITIES, PYDICOM_SAMPLES, brats_like_case, pydicom_sample, write_brats_case
+from medvit.data import PYDICOM_SAMPLES, pydicom_sample
+from medvit.brats import MODALITIES as BRATS_MODALITIES, brats_like_case, write_brats_case
 from medvit.errors import MedvitError
 
 

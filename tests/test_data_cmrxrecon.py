@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from medvit.data import synthetic_kspace, write_cmrx_tree
-from medvit.io import CMRxKSpace, read_cmrx_mask
-from medvit.io.cmrxrecon import case_dir, mask_path
-from medvit.recon import cmrx_mask, ranking_volume, rss, zero_filled
+from medvit.cmrxrecon import synthetic_kspace, write_cmrx_tree
+from medvit.cmrxrecon import CMRxKSpace, read_cmrx_mask
+from medvit.cmrxrecon.layout import case_dir, mask_path
+from medvit.recon import cmrx_mask, rss, zero_filled
+from medvit.cmrxrecon import ranking_volume
 
 SMALL = {"num_ky": 48, "num_kx": 64, "num_coils": 4, "num_slices": 3, "num_frames": 3}
 

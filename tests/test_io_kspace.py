@@ -8,17 +8,14 @@ import pytest
 import scipy.io
 
 from medvit.errors import ImageReadError, VariableReadError
+from medvit.cmrxrecon import CMRxKSpace, read_cmrx_mask, read_submission, write_submission
 from medvit.io import (
-    CMRxKSpace,
     FastMRIKSpace,
-    read_cmrx_mask,
     read_mat_variable,
-    read_submission,
     write_fastmri_h5,
     write_mat_v73,
-    write_submission,
 )
-from medvit.io.cmrxrecon import acceleration_folder, folder_acceleration, kspace_variable, line_mask, mask_path
+from medvit.cmrxrecon.layout import acceleration_folder, folder_acceleration, kspace_variable, line_mask, mask_path
 from medvit.recon import cmrx_mask
 from tests.kspace_data import random_complex
 

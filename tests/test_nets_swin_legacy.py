@@ -8,7 +8,8 @@ from monai.networks.nets import SwinUNETR
 from monai.networks.nets.swin_unetr import PatchMerging
 
 from medvit.errors import MedvitError
-from medvit.nets import LegacyPatchMerging, load_state_dict, read_state_dict
+from medvit.nets import load_state_dict, read_state_dict
+from medvit.brats import LegacyPatchMerging
 
 # monai 1.4.0's PatchMerging.forward, 3D: x0..x7 = x[:, d::2, h::2, w::2] with these offsets
 MONAI_140_OFFSETS = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 0, 1), (0, 1, 0), (0, 0, 1), (1, 1, 1)]

@@ -8,7 +8,7 @@ from medvit.errors import MedvitError
 from medvit.nets import Uni4Eye, UnifiedViT, ViT, layer_decay_param_groups, load_checkpoint
 from medvit.nets.mae import masked_mse, patchify
 from medvit.nets.vit_checkpoints import load_classifier, medvit_to_timm
-from medvit.transforms.gradient import GradientMagnituded, gradient_magnitude
+from medvit.nets.gradient import GradientMagnituded, gradient_magnitude
 
 TINY = dict(img_size_2d=32, img_size_3d=(32, 32, 16), patch_size=8, hidden_size=48, num_layers=2, num_heads=3)
 TINY_DECODER = dict(decoder_hidden_size=32, decoder_num_layers=1, decoder_num_heads=4)

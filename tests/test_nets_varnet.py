@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from medvit.data import synthetic_kspace
+from medvit.cmrxrecon import synthetic_kspace
 from medvit.errors import MedvitError
 from medvit.nets import VarNet, load_state_dict
 from medvit.nets.varnet import chequerboard

@@ -13,17 +13,13 @@ from medvit.recon import (
     equispaced_mask,
     fft2c,
     ifft2c,
-    matlab_round,
     random_mask,
-    ranking_volume,
     rss,
-    score_images,
-    score_volume,
     sense,
     zero_filled,
 )
 from medvit.recon.masks import fastmri_center_lines
-from medvit.recon.scoring import center_crop, ranking_slices
+from medvit.cmrxrecon.scoring import center_crop, matlab_round, ranking_slices, ranking_volume, score_images, score_volume
 from tests.fastmri_reference import import_fastmri
 from tests.kspace_data import random_complex
 

@@ -9,11 +9,12 @@ import torch
 
 from medvit.bundle.registry import bundles_root
 from medvit.bundle.run import run_config
-from medvit.data import write_cmrx_tree
-from medvit.io import CMRxKSpace, read_submission
+from medvit.cmrxrecon import write_cmrx_tree
+from medvit.cmrxrecon import CMRxKSpace, read_submission
 from medvit.nets import VarNet
-from medvit.recon import cmrx_mask, ranking_volume, zero_filled
-from medvit.recon.reconstruct import (
+from medvit.recon import cmrx_mask, zero_filled
+from medvit.cmrxrecon import ranking_volume
+from medvit.cmrxrecon.reconstruct import (
     adjacent_frames,
     read_frames,
     reconstruct_cmrx_file,
@@ -21,7 +22,7 @@ from medvit.recon.reconstruct import (
     varnet_input,
     varnet_slice,
 )
-from medvit.recon.training import CMRxSliceDataset, SSIMLoss, split_cases, training_files
+from medvit.cmrxrecon.training import CMRxSliceDataset, SSIMLoss, split_cases, training_files
 from tests.fastmri_reference import import_fastmri
 
 BUNDLE = bundles_root() / "cmrxrecon_varnet_reconstruction"
@@ -78,7 +79,7 @@ def test_full_volume_is_the_network_slice_by_slice(tree, tmp_path):
 
 
 def test_bad_files_get_error_rows_and_the_others_go_on(tree, tmp_path):
-    from medvit.recon.reconstruct import run_cmrx_reconstruction
+    from medvit.cmrxrecon.reconstruct import run_cmrx_reconstruction
 
     data = tmp_path / "data"
     shutil.copytree(tree / "MultiCoil/Cine/TrainingSet/AccFactor08", data / "AccFactor08")

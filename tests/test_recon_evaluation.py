@@ -4,10 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medvit.data import write_cmrx_tree
-from medvit.io import CMRxKSpace, write_submission
-from medvit.recon import ranking_volume, score_images, zero_filled
-from medvit.recon.evaluation import ranking_images, score_submissions
+from medvit.cmrxrecon import write_cmrx_tree
+from medvit.cmrxrecon import CMRxKSpace, write_submission
+from medvit.recon import zero_filled
+from medvit.cmrxrecon import ranking_volume, score_images
+from medvit.cmrxrecon.evaluation import ranking_images, score_submissions
 from tests.conftest import run_cli
 
 SIZES = {"num_ky": 48, "num_kx": 64, "num_coils": 4, "num_slices": 3, "num_frames": 4}

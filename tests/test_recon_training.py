@@ -10,7 +10,7 @@ import pytest
 
 from medvit.bundle.registry import bundles_root
 from medvit.bundle.run import run_config
-from medvit.data import write_cmrx_tree
+from medvit.cmrxrecon import write_cmrx_tree
 from medvit.demo import CMRX_SIZES, CMRX_TOY_NETWORK, CMRX_TOY_TRAINING
 
 BUNDLE = bundles_root() / "cmrxrecon_varnet_reconstruction"

@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 
 from medvit.data import pydicom_sample
-from medvit.data.cxr import CHESTXRAY14_LABELS, write_cxr_phantoms
+from medvit.thorax.phantoms import CHESTXRAY14_LABELS, write_cxr_phantoms
 from medvit.io import read_image
 
 TINY = {"name": "vit_tiny_patch16"}
 
 
 def test_cohort_writes_probabilities_and_saliency_on_the_radiographs_grid(tmp_path):
-    from medvit.classification.thorax import run_cxr_cohort
+    from medvit.thorax.classify import run_cxr_cohort
 
     images = tmp_path / "cxr"
     write_cxr_phantoms(images, count=2)
@@ -39,7 +39,7 @@ def test_cohort_writes_probabilities_and_saliency_on_the_radiographs_grid(tmp_pa
 def test_a_pretraining_checkpoint_is_refused_for_inference(tmp_path):
     import torch
 
-    from medvit.classification.thorax import classify_cxr
+    from medvit.thorax.classify import classify_cxr
     from medvit.errors import MedvitError
     from medvit.nets import build_mae
     from medvit.nets.vit_checkpoints import medvit_to_timm

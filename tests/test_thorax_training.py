@@ -10,14 +10,14 @@ import pytest
 import torch
 
 from medvit.bundle.registry import bundles_root
-from medvit.classification.thorax_training import (
+from medvit.thorax.training import (
     MeanAUC,
     chestxray14_items,
     per_label_auc,
     split_items,
     warmup_cosine_schedule,
 )
-from medvit.data.cxr import CHESTXRAY14_LABELS, write_cxr_phantoms
+from medvit.thorax.phantoms import CHESTXRAY14_LABELS, write_cxr_phantoms
 from medvit.errors import MedvitError
 
 BUNDLE = bundles_root() / "mae_thorax_classification"
@@ -79,7 +79,7 @@ def test_warmup_cosine_keeps_each_layers_scale_and_floor():
 
 
 def test_random_resized_crop_and_rand_augment_keep_shape_and_range():
-    from medvit.transforms.cxr_augment import RandResizedCropd, rand_augment
+    from medvit.thorax.augment import RandResizedCropd, rand_augment
 
     image = torch.rand(1, 300, 200)
     crop = RandResizedCropd("image", size=224, scale=(0.5, 1.0))
@@ -115,7 +115,7 @@ def test_auc_over_the_labels_a_set_can_score():
 def test_pretrain_then_finetune_then_evaluate_with_the_bundle(tmp_path):
     """pretrain.json writes MAE weights, train.json starts from them (load_pretrain) and saves the
     best classifier, evaluate.json scores it: per-label AUC CSV (toy sizes; learning is the slow test's)."""
-    from medvit.classification.thorax_evaluation import MEAN_ROW
+    from medvit.thorax.evaluation import MEAN_ROW
     from medvit.bundle.run import run_config as _bundle_run
 
     write_cxr_phantoms(tmp_path / "data", count=12, prevalence=0.5)
@@ -189,7 +189,7 @@ def test_mae_pretraining_loss_falls_on_phantoms(tmp_path):
 
     from medvit.bundle.run import run_config as _bundle_run
     from medvit.nets import build_mae, load_checkpoint
-    from medvit.transforms.cxr_augment import CXRNetworkInputd, LoadCXRd
+    from medvit.thorax.augment import CXRNetworkInputd, LoadCXRd
 
     write_cxr_phantoms(tmp_path / "data", count=200)
     write_cxr_phantoms(tmp_path / "other", count=32, first_seed=20_000)

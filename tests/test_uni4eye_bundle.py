@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from medvit.bundle.registry import bundles_root
-from medvit.data.ophthalmic import OCT_TASKS, write_ophthalmic_dataset
-from medvit.ophthalmic.training import loss_trend
+from medvit.uni4eye.phantoms import OCT_TASKS, write_ophthalmic_dataset
+from medvit.uni4eye.training import loss_trend
 
 BUNDLE = bundles_root() / "uni4eye_ophthalmic_mim"
 TINY_NET = {"in_channels": 1, "img_size_2d": 32, "img_size_3d": [32, 32, 16], "patch_size": 8, "hidden_size": 48,
@@ -104,7 +104,7 @@ def masked_losses_against_position_means(root) -> tuple[float, float]:
     an encoder that ignores the visible patches can reach), with the same masks."""
     from medvit.nets import Uni4Eye
     from medvit.nets.mae import masked_mse, patchify
-    from medvit.ophthalmic.items import load_item, read_items
+    from medvit.uni4eye.items import load_item, read_items
 
     model = Uni4Eye(**SLOW_NET, **SLOW_DECODER)
     model.load_state_dict(torch.load(root / "pretrained" / "models" / "pretrained.pt", map_location="cpu"))

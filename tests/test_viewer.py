@@ -134,7 +134,7 @@ def test_overlay_colours_and_outline():
 
 
 def test_region_labels_are_the_bundles():
-    from medvit.segmentation.brats import REGION_LABELS
+    from medvit.brats.segment import REGION_LABELS
 
     assert {name.lower(): set(r["labels"]) for name, r in display.REGIONS.items()} == \
         {k: set(REGION_LABELS[k]) for k in ("wt", "tc", "et")}
@@ -196,8 +196,8 @@ def test_uploaded_images_become_volumes():
 
 
 def test_fundus_layers():
-    from medvit.biomarkers.masks import VesselMasks
-    from medvit.biomarkers.overlay import COLOURS
+    from medvit.pvbm.masks import VesselMasks
+    from medvit.pvbm.overlay import COLOURS
     from medvit.viewer.fundus import SKELETON_COLOUR, FundusAnalysis
 
     photo = np.full((80, 80, 3), 100, np.uint8)

@@ -136,7 +136,7 @@ def test_every_page_shows_its_numbers_in_chromium(viewer):
 
 
 def _phantom_png(folder: Path) -> Path:
-    from medvit.data.cxr import write_cxr_phantoms
+    from medvit.thorax.phantoms import write_cxr_phantoms
 
     write_cxr_phantoms(folder / "cxr_upload", count=1)
     return next((folder / "cxr_upload").glob("*.png"))

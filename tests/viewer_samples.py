@@ -17,7 +17,7 @@ def brain_tumour_step(folder: Path) -> list[str]:
     """One synthetic DICOM case (four series) at 5 mm through the Swin UNETR cohort function (one
     block per stage), and a case folder without its series (a failed row)."""
     from medvit.data.synthetic_dicom import write_brats_dicom_case
-    from medvit.segmentation.brats import run_brats_cohort
+    from medvit.brats.segment import run_brats_cohort
 
     cases = folder / "cases"
     write_brats_dicom_case(cases, "synthetic_dicom", seed=2, spacing=5.0)
@@ -31,7 +31,7 @@ def fundus_step(folder: Path) -> list[str]:
     """The retina photograph at half size through the PVBM cohort function, with its overlay."""
     from PIL import Image
 
-    from medvit.biomarkers.cohort import run_biomarker_cohort
+    from medvit.pvbm.cohort import run_biomarker_cohort
     from medvit.data import fundus_photo
 
     photos = folder / "photos"
@@ -45,9 +45,9 @@ def fundus_step(folder: Path) -> list[str]:
 
 def chest_xray_step(folder: Path) -> list[str]:
     """A phantom PNG, pydicom's MONOCHROME1 CR and a broken file through the thorax cohort function."""
-    from medvit.classification.thorax import run_cxr_cohort
+    from medvit.thorax.classify import run_cxr_cohort
     from medvit.data import pydicom_sample
-    from medvit.data.cxr import write_cxr_phantoms
+    from medvit.thorax.phantoms import write_cxr_phantoms
 
     images = folder / "images"
     write_cxr_phantoms(images, count=1)

@@ -86,7 +86,7 @@ def write_brats_dicom_case(out_dir: str | os.PathLike, case_id: str = "synthetic
     """
     from pydicom.uid import generate_uid
 
-    from medvit.data.brats import MODALITIES, brats_like_case
+    from medvit.brats.synthetic import MODALITIES, brats_like_case
     from medvit.io.writers import save_nifti
 
     image, labels, affine = brats_like_case(seed, spacing)

@@ -1,9 +1,7 @@
 """Readers and writers for hospital data.
 
-k-space (h5py, read a slice at a time)::
+k-space (h5py, read a slice at a time; CMRxRecon's files: :class:`medvit.cmrxrecon.CMRxKSpace`)::
 
-    with medvit.io.CMRxKSpace("AccFactor08/P001/cine_sax.mat") as kspace:   # CMRxRecon v7.3
-        coils = kspace.read_slice(t=0, z=4)                                 # (coil, ky, kx)
     medvit.io.FastMRIKSpace("file_brain_AXT2_200_2000019.h5")               # fastMRI .h5
 
 Reading with numpy only (fast, used by ``medvit info``)::
@@ -23,10 +21,6 @@ from medvit.io.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from medvit.io.reader import describe, image_kind, read_image
 
 _LAZY = {
-    "CMRxKSpace": "medvit.io.cmrxrecon",
-    "read_cmrx_mask": "medvit.io.cmrxrecon",
-    "write_submission": "medvit.io.cmrxrecon",
-    "read_submission": "medvit.io.cmrxrecon",
     "FastMRIKSpace": "medvit.io.fastmri_h5",
     "write_fastmri_h5": "medvit.io.fastmri_h5",
     "read_mat_variable": "medvit.io.matlab",

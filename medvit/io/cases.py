@@ -1,7 +1,6 @@
 """Finding the series of a multi-series case (e.g. BraTS's T1, T1ce, T2, FLAIR) in a folder.
 
-A case is a folder. Each named series is a NIfTI file matched by a file-name pattern (BraTS
-naming ``<case>_t1.nii.gz`` by default) or, failing that, a DICOM series in the folder (any
+A case is a folder. Each named series is a NIfTI file matched by a file-name pattern or, failing that, a DICOM series in the folder (any
 depth) matched by its SeriesDescription. Patterns and descriptions are the user's to change:
 hospital protocols name series in their own ways.
 """
@@ -15,18 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medvit.errors import MedvitError
-
-BRATS_SERIES = ("t1", "t1ce", "t2", "flair")
-BRATS_FILE_PATTERNS = {name: [f"*_{name}.nii.gz", f"*_{name}.nii"] for name in BRATS_SERIES}
-_CONTRAST = r"(ce|gd|gad|post|\+c|c\+|contrast)"
-# Case-insensitive regular expressions on SeriesDescription, searched anywhere in it.
-BRATS_DESCRIPTIONS = {
-    "t1": rf"^(?!.*{_CONTRAST}).*t1",
-    "t1ce": rf"t1.*{_CONTRAST}|{_CONTRAST}.*t1",
-    "t2": r"^(?!.*flair).*t2",
-    "flair": r"flair",
-}
-
 
 @dataclass(frozen=True)
 class SeriesRef:
@@ -52,17 +39,18 @@ def list_cases(dataset_dir: str | os.PathLike) -> list[Path]:
 
 def find_case_series(
     case_dir: str | os.PathLike,
-    names: Sequence[str] = BRATS_SERIES,
-    file_patterns: Mapping[str, Sequence[str]] | None = None,
-    descriptions: Mapping[str, str] | None = None,
+    names: Sequence[str],
+    file_patterns: Mapping[str, Sequence[str]],
+    descriptions: Mapping[str, str],
 ) -> dict[str, SeriesRef]:
     """Locate each named series of a case.
 
     Args:
         case_dir: the case folder.
         names: the series to find, in the order wanted.
-        file_patterns: name → glob patterns for NIfTI files in ``case_dir`` (default BraTS naming).
-        descriptions: name → regular expression on DICOM SeriesDescription (case-insensitive).
+        file_patterns: name → glob patterns for NIfTI files in ``case_dir``.
+        descriptions: name → regular expression on DICOM SeriesDescription (case-insensitive);
+            a name without one matches descriptions containing it.
 
     Returns:
         name → :class:`SeriesRef`, in ``names`` order.
@@ -71,8 +59,6 @@ def find_case_series(
         MedvitError: a series matched by nothing, or by several files / series (naming them).
     """
     case = Path(case_dir)
-    file_patterns = {**BRATS_FILE_PATTERNS, **(file_patterns or {})}
-    descriptions = {**BRATS_DESCRIPTIONS, **(descriptions or {})}
     found: dict[str, SeriesRef] = {}
     for name in names:
         files = sorted({p for pattern in file_patterns.get(name, ()) for p in case.glob(pattern) if p.is_file()})

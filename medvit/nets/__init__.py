@@ -1,9 +1,9 @@
 """Networks and network helpers MONAI does not have.
 
 E2E-VarNet (:class:`VarNet`) for k-space reconstruction, parameter-compatible with fastMRI's.
-Swin UNETR itself is MONAI's ``monai.networks.nets.SwinUNETR``; medvit adds what running the
-published BraTS 2021 checkpoints on MONAI ≥ 1.5 needs (:class:`LegacyPatchMerging`,
-:func:`load_state_dict`). One ViT (:class:`ViT`, :func:`build_vit`) built from MONAI's blocks
+Swin UNETR itself is MONAI's ``monai.networks.nets.SwinUNETR`` (the BraTS 2021 patch merging
+is in :mod:`medvit.brats.network`); :func:`load_state_dict` loads any checkpoint with clear
+errors. One ViT (:class:`ViT`, :func:`build_vit`) built from MONAI's blocks
 in timm's layout serves the MAE thorax classifier, its pre-training (:class:`MaskedAutoencoder`)
 and Uni4Eye (:class:`Uni4Eye`; its 2D / 3D encoder and classifier :class:`UnifiedViT`);
 :func:`load_checkpoint` reads timm / MAE / medical_mae files into it. Imported
@@ -15,7 +15,6 @@ from __future__ import annotations
 from medvit._lazy import lazy_exports
 
 _LAZY = {
-    "LegacyPatchMerging": "medvit.nets.legacy_patch_merging",
     "VarNet": "medvit.nets.varnet",
     "load_state_dict": "medvit.nets.checkpoints",
     "read_state_dict": "medvit.nets.checkpoints",

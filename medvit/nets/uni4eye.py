@@ -7,7 +7,7 @@ volume with a 3D projection (Conv3d) and its own table; the transformer blocks a
 Pre-training masks ``mask_ratio`` of the patches (MAE's per-sample masking,
 :func:`medvit.nets.mae.random_masking`) and two MAE decoders (:class:`DualGridDecoder`)
 reconstruct, from the same encoded tokens, the image and its gradient map
-(:func:`medvit.transforms.gradient.gradient_magnitude`); the loss is
+(:func:`medvit.nets.gradient.gradient_magnitude`); the loss is
 ``lambda_image · L_image + lambda_gradient · L_gradient``, each an MSE on the masked patches.
 
 3D sizes are in MONAI's (H, W, D) order; the paper's volumes are 224 × 224 × 112 (1,372
@@ -29,7 +29,7 @@ from torch import nn
 
 from medvit.nets.mae import MaskedDecoder, masked_mse, patchify, random_masking, unpatchify
 from medvit.nets.vit import ViT, embed_patches, patch_grid, sincos_position_embedding
-from medvit.transforms.gradient import gradient_magnitude
+from medvit.nets.gradient import gradient_magnitude
 
 
 class UnifiedViT(ViT):

@@ -1,14 +1,11 @@
-"""k-space maths for MRI reconstruction: centred FFTs, coil combination, masks, baselines, scoring.
+"""k-space maths shared by reconstruction methods: centred FFTs, coil combination, sampling masks, baselines.
 
 numpy in, numpy out (the FFTs and RSS take torch tensors too); importing this package does
 not import torch. Conventions: k-space slices are ``(coils, ky, kx)`` as h5py reads the
 CMRxRecon files, masks are boolean vectors over ky, scored volumes are ``(sx, sy, z, t)``
 as MATLAB and the challenge's ``img4ranking`` hold them.
 
-Beside these: :mod:`medvit.recon.reconstruct` (challenge files → submissions through E2E-VarNet
-or a baseline, the bundle's inference), :mod:`medvit.recon.training` (training samples and the
-SSIM loss of its ``train.json``; imports torch and MONAI) and :mod:`medvit.recon.evaluation`
-(``medvit recon-score`` and the bundle's ``evaluate.json``).
+The CMRxRecon challenge's files, scoring and the E2E-VarNet bundle's runs are :mod:`medvit.cmrxrecon`.
 """
 
 from medvit.recon.baselines import sense, zero_filled
@@ -23,7 +20,6 @@ from medvit.recon.masks import (
     equispaced_mask,
     random_mask,
 )
-from medvit.recon.scoring import matlab_round, ranking_volume, score_images, score_volume
 
 __all__ = [
     "CMRX_ACCELERATIONS",
@@ -35,12 +31,8 @@ __all__ = [
     "equispaced_mask",
     "fft2c",
     "ifft2c",
-    "matlab_round",
     "random_mask",
-    "ranking_volume",
     "rss",
-    "score_images",
-    "score_volume",
     "sense",
     "zero_filled",
 ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medvit.segmentation.regions import REGION_LABELS
+from medvit.brats.labels import REGION_LABELS
 
 # (centre, width) in Hounsfield units
 WINDOW_PRESETS = {

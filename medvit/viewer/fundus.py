@@ -13,7 +13,7 @@ SKELETON_COLOUR = (0, 0, 0)  # drawn inside the vessels' tint
 @dataclass
 class FundusAnalysis:
     photo: np.ndarray  # (H, W, 3) in (row, col) order
-    masks: object  # medvit.biomarkers.masks.VesselMasks
+    masks: object  # medvit.pvbm.masks.VesselMasks
     disc: tuple[float, float, float]  # (x, y, radius) px
     points: dict  # skeleton points: start / end / intersection → (N, 2) (row, col)
     row: dict  # the biomarkers, as the CSV's row
@@ -21,11 +21,11 @@ class FundusAnalysis:
 
     def picture(self, vessels: bool = True, points: bool = True, overlay: bool = True,
                 skeleton: bool = False) -> np.ndarray:
-        """(H, W, 3) uint8: the photo, or :func:`medvit.biomarkers.overlay.overlay_image` (disc
+        """(H, W, 3) uint8: the photo, or :func:`medvit.pvbm.overlay.overlay_image` (disc
         circle and zone B rings always, vessels and skeleton points when asked) with the
         skeleton's centre lines drawn over it."""
-        from medvit.biomarkers.masks import VesselMasks
-        from medvit.biomarkers.overlay import overlay_image
+        from medvit.pvbm.masks import VesselMasks
+        from medvit.pvbm.overlay import overlay_image
 
         if not overlay:
             return np.asarray(self.photo[..., :3], dtype=np.uint8)
@@ -37,11 +37,11 @@ class FundusAnalysis:
 
 
 def analyse_photo(path: str | os.PathLike, segmentation: str = "classical", checkpoint: str | None = None) -> FundusAnalysis:
-    """Segment, find the disc and measure, as :func:`medvit.biomarkers.pipeline.measure_fundus`
+    """Segment, find the disc and measure, as :func:`medvit.pvbm.pipeline.measure_fundus`
     does for the bundle, keeping the masks and skeleton points to draw."""
-    from medvit.biomarkers.geometry import vessel_skeleton
-    from medvit.biomarkers.optic_disc import detect_optic_disc
-    from medvit.biomarkers.pipeline import measure_masks, read_photo_rc, segment
+    from medvit.pvbm.geometry import vessel_skeleton
+    from medvit.pvbm.optic_disc import detect_optic_disc
+    from medvit.pvbm.pipeline import measure_masks, read_photo_rc, segment
 
     photo = read_photo_rc(path)
     masks, fov = segment(photo, segmentation, checkpoint)

@@ -35,12 +35,12 @@ def compare(kspace: np.ndarray, acceleration: int, sense_iterations: int = 10, v
     mask of ``acceleration`` and reconstruct every frame each way.
 
     Args:
-        varnet: optional :class:`~medvit.nets.VarNet` (e.g. :func:`medvit.recon.reconstruct.load_varnet`),
-            run on each frame as the bundle runs it (:func:`medvit.recon.reconstruct.varnet_frame`).
+        varnet: optional :class:`~medvit.nets.VarNet` (e.g. :func:`medvit.cmrxrecon.reconstruct.load_varnet`),
+            run on each frame as the bundle runs it (:func:`medvit.cmrxrecon.reconstruct.varnet_frame`).
     """
     from medvit.recon.baselines import sense, zero_filled
     from medvit.recon.masks import cmrx_mask
-    from medvit.recon.scoring import score_image
+    from medvit.cmrxrecon.scoring import score_image
 
     kspace = np.asarray(kspace)
     if kspace.ndim != 4:
@@ -49,7 +49,7 @@ def compare(kspace: np.ndarray, acceleration: int, sense_iterations: int = 10, v
     masked = kspace * mask[None, None, :, None]
     methods = {"reference": [], "zero-filled": [], "SENSE": []}
     if varnet is not None:
-        from medvit.recon.reconstruct import varnet_frame
+        from medvit.cmrxrecon.reconstruct import varnet_frame
 
         methods["VarNet"] = []
     for t, (frame, sampled) in enumerate(zip(kspace, masked)):
@@ -65,8 +65,8 @@ def compare(kspace: np.ndarray, acceleration: int, sense_iterations: int = 10, v
 
 
 def sample_kspace(num_frames: int = 6, seed: int = 0) -> np.ndarray:
-    """A synthetic multi-coil cine slice (frames, coils, ky, kx) from :mod:`medvit.data.cmrxrecon`."""
-    from medvit.data.cmrxrecon import synthetic_kspace
+    """A synthetic multi-coil cine slice (frames, coils, ky, kx) from :mod:`medvit.cmrxrecon.phantoms`."""
+    from medvit.cmrxrecon.phantoms import synthetic_kspace
 
     data = synthetic_kspace("cine_sax", num_ky=96, num_kx=128, num_coils=4, num_slices=1, num_frames=num_frames,
                             seed=seed)
@@ -75,7 +75,7 @@ def sample_kspace(num_frames: int = 6, seed: int = 0) -> np.ndarray:
 
 def read_kspace_slice(path, z: int = 0) -> np.ndarray:
     """All frames of one slice of a fully sampled CMRxRecon ``.mat`` as (frames, coils, ky, kx)."""
-    from medvit.io import CMRxKSpace
+    from medvit.cmrxrecon import CMRxKSpace
 
     with CMRxKSpace(path) as kspace:
         if not 0 <= z < kspace.num_slices:
@@ -87,7 +87,7 @@ def read_kspace_slice(path, z: int = 0) -> np.ndarray:
 
 def toy_varnet(make: bool = True) -> tuple[str, str] | None:
     """The ``medvit demo`` step's toy VarNet as ``(checkpoint path, constructor arguments as
-    JSON)`` for :func:`medvit.recon.reconstruct.load_varnet`; trained once on first use (a few
+    JSON)`` for :func:`medvit.cmrxrecon.reconstruct.load_varnet`; trained once on first use (a few
     CPU minutes), None when it is not there and ``make`` is False."""
     from medvit.demo import CMRX_TOY_NETWORK
     from medvit.viewer.samples import sample_output

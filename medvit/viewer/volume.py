@@ -70,14 +70,14 @@ def volume_from_image(array: np.ndarray, meta: dict, name: str = "image") -> Vol
 def volume_from_case(case_dir: str | os.PathLike, seg_path: str | os.PathLike | None = None) -> VolumeView:
     """A BraTS-style case (four series, as the bundle reads them: on T1's grid) and its labels."""
     from medvit.io import read_image
-    from medvit.io.cases import BRATS_SERIES, find_case_series
-    from medvit.segmentation.brats import load_case
+    from medvit.brats.series import BRATS_SERIES, find_brats_series
+    from medvit.brats.segment import load_case
 
     volume, _, _ = load_case(case_dir)
     array = np.moveaxis(volume.numpy(), 0, -1)
     data, affine = to_ras(array, np.asarray(volume.affine))
     channels = {name: data[..., c] for c, name in enumerate(BRATS_SERIES)}
-    refs = find_case_series(case_dir)
+    refs = find_brats_series(case_dir)
     dicom = {name: (ref.path, ref.series_uid) for name, ref in refs.items() if ref.series_uid}
     _, first_meta = read_image(refs["t1"].path, refs["t1"].series_uid)
     labels = None

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import streamlit as st
 
-from medvit.data.cxr import CHESTXRAY14_LABELS
+from medvit.thorax.phantoms import CHESTXRAY14_LABELS
 
 from medvit.viewer import widgets as w
 
@@ -20,7 +20,7 @@ def radiograph(path: str, mtime: float):
     """(H, W) display intensities in [0, 1], pixel size (mm) when known, and whether it was MONOCHROME1."""
     from medvit.io import read_image
     from medvit.io.meta import spacing_from_affine
-    from medvit.transforms.cxr import cxr_display_intensity
+    from medvit.thorax.transforms import cxr_display_intensity
 
     image, meta = read_image(path)
     shown = cxr_display_intensity(image, meta).T
@@ -41,7 +41,7 @@ def saliency_map(path: str, mtime: float):
 @st.cache_data(show_spinner=False, max_entries=16)
 def classified(path: str, mtime: float, checkpoint: str, network_json: str, output_dir: str) -> dict:
     """The bundle's row for one radiograph (14 probabilities, top finding, saliency PNG under ``output_dir``)."""
-    from medvit.classification.thorax import classify_cxr
+    from medvit.thorax.classify import classify_cxr
 
     return classify_cxr(path, output_dir=output_dir, network=json.loads(network_json), checkpoint=checkpoint,
                         saliency=True, device="cpu")

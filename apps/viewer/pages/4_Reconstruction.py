@@ -20,7 +20,7 @@ def kspace(path: str, z: int):
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def comparison(path: str, z: int, acceleration: int, iterations: int, checkpoint: str, network_json: str):
-    from medvit.recon.reconstruct import load_varnet
+    from medvit.cmrxrecon.reconstruct import load_varnet
     from medvit.viewer.recon import compare
 
     varnet = load_varnet(network_json, checkpoint) if checkpoint else None
@@ -36,7 +36,7 @@ if source != w.SAMPLE:
         st.info("Enter the path of a fully sampled CMRxRecon file (`FullSample/P###/cine_sax.mat`) in the sidebar.")
         st.stop()
 else:
-    st.info("Sample: a synthetic 4-coil cine slice (`medvit.data.cmrxrecon`, MNI152 anatomy), 6 frames.")
+    st.info("Sample: a synthetic 4-coil cine slice (`medvit.cmrxrecon.phantoms`, MNI152 anatomy), 6 frames.")
 acceleration = st.sidebar.selectbox("Acceleration R", [4, 8, 10], index=1, key="acceleration")
 iterations = st.sidebar.slider("SENSE conjugate-gradient iterations", 1, 30, 10, key="iterations")
 from medvit.viewer.recon import toy_varnet  # noqa: E402

@@ -1,0 +1,80 @@
+"""Input QC for brain-tumour segmentation: warnings that a case is unlike BraTS training data.
+
+BraTS series are skull-stripped, co-registered, resampled to 1 mm and MR magnitudes; a
+hospital series may be none of these. Each check returns human-readable flags that the
+cohort row carries (``qc_flags``), so no volume is read from out-of-distribution input
+unwarned. The thresholds are module constants, named for what they guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from medvit.brats.series import BRATS_SERIES
+
+SPACING_RANGE_MM = (0.5, 1.5)  # the BraTS training data are resampled to 1 mm isotropic
+MAX_REGISTRATION_MOVE = (5.0, 5.0)  # mm, degrees: series this far apart were not co-registered
+MIN_BACKGROUND_FRACTION = 0.2  # skull-stripped BraTS volumes are mostly zero outside the brain
+# Brain intensities in standard deviations from the brain mean (the network's input after
+# non-zero normalisation): BraTS series stay within about -4..6 at the 0.1 / 99.9th percentiles;
+# beyond this range are bright fat, vessels or artefacts the model never saw.
+Z_SCORE_RANGE = (-5.0, 8.0)
+MIN_GREY_LEVELS = 64  # fewer distinct values: an 8-bit screenshot or a mask, not an MR series
+
+
+def registration_flags(moves: dict | None) -> list[str]:
+    """Series that registration had to move far: they were not co-registered on input."""
+    flags = []
+    for name, move in (moves or {}).items():
+        if move["translation_mm"] > MAX_REGISTRATION_MOVE[0] or move["rotation_deg"] > MAX_REGISTRATION_MOVE[1]:
+            flags.append(f"{name} was misaligned: registration moved it {move['translation_mm']:.1f} mm, "
+                         f"{move['rotation_deg']:.1f} degrees")
+    return flags
+
+
+def intensity_flags(volume: np.ndarray, names: Sequence[str] = BRATS_SERIES) -> list[str]:
+    """Series whose intensities are outside what the network was trained on.
+
+    Args:
+        volume: (C, X, Y, Z) raw intensities, zero outside the brain.
+        names: the channels' series names.
+    """
+    flags = []
+    for name, channel in zip(names, np.asarray(volume)):
+        brain = channel[channel != 0]
+        if brain.size == 0:
+            flags.append(f"empty series: {name}")
+            continue
+        if brain.min() < 0:
+            flags.append(f"{name} has negative intensities (min {brain.min():.4g}): not an MR magnitude image?")
+        levels = np.unique(brain[:: max(1, brain.size // 200_000)]).size
+        if levels < MIN_GREY_LEVELS:
+            flags.append(f"{name} has only {levels} grey levels")
+        std = brain.std()
+        if std > 0:
+            low, high = (np.percentile(brain, [0.1, 99.9]) - brain.mean()) / std
+            if low < Z_SCORE_RANGE[0] or high > Z_SCORE_RANGE[1]:
+                flags.append(f"{name} intensities out of the trained range ({low:.1f} to {high:.1f} SD "
+                             f"from the brain mean at the 0.1 / 99.9th percentiles)")
+    return flags
+
+
+def qc_flags(volume: np.ndarray, spacing: Sequence[float], moves: dict | None = None) -> list[str]:
+    """All warnings for one case.
+
+    Args:
+        volume: (4, X, Y, Z) the series as the network receives them (after any brain mask).
+        spacing: voxel size in mm.
+        moves: per registered series, ``{"translation_mm", "rotation_deg"}`` registration applied.
+    """
+    flags = registration_flags(moves)
+    if any(not SPACING_RANGE_MM[0] <= s <= SPACING_RANGE_MM[1] for s in spacing):
+        flags.append(f"spacing {'x'.join(f'{s:.2g}' for s in spacing)} mm far from 1 mm")
+    array = np.asarray(volume)
+    flags += intensity_flags(array)
+    background = np.mean(array[0] == 0)
+    if background < MIN_BACKGROUND_FRACTION:
+        flags.append(f"only {background:.0%} zero voxels: not skull-stripped?")
+    return flags

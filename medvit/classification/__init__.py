@@ -1,1 +1,0 @@
-"""Image classification pipelines: per-image functions the cohort runner calls."""

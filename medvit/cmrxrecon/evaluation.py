@@ -1,0 +1,179 @@
+"""Scoring a folder of submissions like the challenge: ``medvit recon-score PRED_DIR REF_DIR``.
+
+``PRED_DIR`` holds ``img4ranking`` files in the challenge's layout
+(``{MultiCoil|SingleCoil}/{Cine|Mapping}/<split>/AccFactorRR/P###/<kind>.mat``). The
+reference of each is the file at the same place under ``REF_DIR`` — an ``img4ranking``
+file, as the challenge's gold standard — or, failing that, the case's ``FullSample`` k-space
+there, reconstructed as the challenge did (orthonormal centred inverse FFT, RSS) for the
+ranked slices and frames only. One CSV row per file (the cohort runner: a bad file gets an
+error row, re-runs skip what is done), and a summary per coil, kind and acceleration.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from medvit.errors import MedvitError
+
+METRIC_COLUMNS = ("psnr", "ssim", "nmse")
+LAYOUT_COLUMNS = ("coil", "task", "split", "acceleration", "case", "kind")
+GROUP_COLUMNS = ("coil", "kind", "acceleration")
+
+
+def ranking_images(path: str | os.PathLike, task: str, reconstruct: Callable[[np.ndarray], np.ndarray] | None = None,
+                   variable: str | None = None) -> np.ndarray:
+    """Reconstruct only what the challenge ranks of a k-space file, as ``img4ranking`` holds it.
+
+    Args:
+        path: a CMRxRecon k-space file.
+        task: "cine" or "mapping".
+        reconstruct: (coil, ky, kx) complex k-space → (ky, kx) magnitude; default: zero-filled
+            RSS (for a fully sampled file, the challenge's reference).
+        variable: the k-space variable (default: the file's only one).
+
+    Returns:
+        float32 (round(sx/3), round(sy/2), z', t') in MATLAB order (sx = kx, sy = ky).
+    """
+    from medvit.cmrxrecon.layout import CMRxKSpace
+    from medvit.recon.baselines import zero_filled
+    from medvit.cmrxrecon.reconstruct import selected_images
+    from medvit.cmrxrecon.scoring import ranking_crop
+
+    reconstruct = reconstruct or zero_filled
+    with CMRxKSpace(path, variable) as kspace:
+        images = selected_images(kspace, lambda t, z: reconstruct(kspace.read_slice(t, z)), task)
+    return ranking_crop(images)
+
+
+def layout_of(relative: Path) -> dict[str, str]:
+    """Coil, task, split, acceleration, case and kind from a path relative to the tree's root."""
+    from medvit.cmrxrecon.layout import COIL_FOLDERS, TASK_FOLDERS, folder_acceleration
+
+    parts = relative.parts[-6:]
+    if len(parts) != 6 or parts[0] not in COIL_FOLDERS or relative.stem not in TASK_FOLDERS:
+        raise MedvitError(
+            f"{relative}: not in the CMRxRecon layout "
+            "{MultiCoil|SingleCoil}/{Cine|Mapping}/<split>/AccFactorRR/P###/{cine_lax,cine_sax,T1map,T2map}.mat"
+        )
+    coil, task, split, acceleration, case, _ = parts
+    folder_acceleration(acceleration)  # checks the folder's name
+    return {"coil": coil, "task": task, "split": split, "acceleration": acceleration, "case": case, "kind": relative.stem}
+
+
+@functools.lru_cache(maxsize=8)
+def _full_sample_images(path: str, mtime_ns: int, task: str, variable: str) -> np.ndarray:
+    """:func:`ranking_images` of a FullSample file, kept: one case's reference serves every
+    acceleration and method scored (keyed on the file's mtime, so a rewritten file is re-read)."""
+    images = ranking_images(path, task, variable=variable)
+    images.flags.writeable = False
+    return images
+
+
+def reference_for(ref_root: Path, relative: Path, task: str) -> tuple[np.ndarray, str]:
+    """The reference ranking images of a submission file, and what they were made from."""
+    from medvit.cmrxrecon.layout import SUBMISSION_VARIABLE, read_submission
+    from medvit.io.matlab import mat_variables
+
+    same_place = ref_root / relative
+    full_sample = ref_root.joinpath(*relative.parts[:-3], "FullSample", *relative.parts[-2:])
+    for path in (same_place, full_sample):
+        if not path.is_file():
+            continue
+        names = mat_variables(path)
+        full = [name for name in ("kspace_full", "kspace_single_full") if name in names]
+        if full:
+            return _full_sample_images(str(path), path.stat().st_mtime_ns, task, full[0]), f"{path} ({full[0]})"
+        if SUBMISSION_VARIABLE in names:
+            return read_submission(path), str(path)
+    raise MedvitError(f"no reference for {relative}: no {SUBMISSION_VARIABLE} or fully sampled k-space "
+                      f"at {same_place} or {full_sample}")
+
+
+def score_submission_file(path: str, pred_root: str, ref_root: str) -> dict:
+    """One CSV row: layout columns, PSNR / SSIM / NMSE of a submission file against its reference."""
+    from medvit.cmrxrecon.layout import read_submission
+    from medvit.cmrxrecon.scoring import ranking_volume, score_images
+
+    relative = Path(path).relative_to(pred_root)
+    row = layout_of(relative)
+    task = row["task"].lower()
+    reference, source = reference_for(Path(ref_root), relative, task)
+    prediction = read_submission(path)
+    if prediction.ndim == 4 and prediction.shape != reference.shape:
+        prediction = ranking_volume(prediction, task)  # a full-size reconstruction: reduce it as run4Ranking does
+    if prediction.shape != reference.shape:
+        raise MedvitError(f"img4ranking {prediction.shape} does not match the reference {reference.shape} of {source}")
+    return {**row, **score_images(prediction, reference), "reference": source}
+
+
+def score_submissions(pred_dir: str | os.PathLike, ref_dir: str | os.PathLike, out_csv: str | os.PathLike,
+                      workers: int = 1, resume: bool = True, progress: bool = True):
+    """Score every submission file under ``pred_dir``; ``out_csv`` and ``<stem>_summary.csv`` beside it.
+
+    Returns:
+        ``(table, summary_path)``: the per-file table (cohort runner's, with status / error).
+    """
+    from medvit.batch import run_cohort
+    from medvit.batch.summary import write_summary
+
+    pred_dir, ref_dir = Path(pred_dir).resolve(), Path(ref_dir).resolve()
+    files = sorted(p for p in pred_dir.rglob("*.mat") if not p.stem.endswith("_mask"))
+    if not files:
+        raise MedvitError(f"{pred_dir}: no .mat submission files")
+    columns = [*LAYOUT_COLUMNS, *METRIC_COLUMNS, "reference"]
+    settings = {"pred_root": str(pred_dir), "ref_root": str(ref_dir)}
+    table = run_cohort(files, score_submission_file, out_csv, settings, columns=columns, workers=workers,
+                       case_id="relative", root=pred_dir, resume=resume, progress=progress)
+    summary = Path(out_csv).with_name(f"{Path(out_csv).stem}_summary.csv")
+    write_summary(table, summary, METRIC_COLUMNS, by=GROUP_COLUMNS)
+    return table, summary
+
+
+def evaluate_reconstruction(dataset_dir: str | os.PathLike, output_dir: str | os.PathLike, *,
+                            reference_dir: str | os.PathLike | None = None, baselines=("zero_filled",),
+                            accelerations=(4, 8, 10), workers: int = 1, progress: bool = True, **options):
+    """Reconstruct the undersampled files of ``dataset_dir`` with the network and with each baseline,
+    and score every one like the challenge.
+
+    Submissions go to ``<output_dir>/<method>/`` (:func:`~medvit.cmrxrecon.reconstruct.run_cmrx_reconstruction`,
+    ``options`` its keyword arguments), their scores to ``<output_dir>/scores_<method>.csv`` (one row
+    per file, :func:`score_submissions`) with a ``_summary.csv`` each, and the means per method and
+    acceleration side by side to ``<output_dir>/comparison.csv``.
+
+    Args:
+        reference_dir: where the references are (``FullSample`` k-space or ``img4ranking``
+            files at the same place); default ``dataset_dir``.
+        baselines: reconstructions without learning to compare with: "zero_filled", "sense".
+
+    Returns:
+        the comparison table (method, acceleration, files, psnr, ssim, nmse).
+    """
+    import pandas as pd
+
+    from medvit.io.atomic import atomic_path
+    from medvit.cmrxrecon.reconstruct import run_cmrx_reconstruction
+
+    output_dir = Path(output_dir)
+    reference_dir = reference_dir or dataset_dir
+    rows = []
+    for method in ("varnet", *baselines):
+        submissions = output_dir / method
+        table = run_cmrx_reconstruction(dataset_dir, submissions, accelerations=accelerations, method=method,
+                                        workers=workers, progress=progress, **options)
+        failed = table[table["status"] != "ok"]
+        if len(failed) == len(table):
+            raise MedvitError(f"{method}: every file failed, e.g. {failed.iloc[0]['image']}: {failed.iloc[0]['error']}")
+        scores, _ = score_submissions(submissions, reference_dir, output_dir / f"scores_{method}.csv",
+                                      workers=workers, progress=progress)
+        for acceleration, group in scores[scores["status"] == "ok"].groupby("acceleration"):
+            rows.append({"method": method, "acceleration": acceleration, "files": len(group),
+                         **{metric: float(group[metric].mean()) for metric in METRIC_COLUMNS}})
+    comparison = pd.DataFrame(rows, columns=["method", "acceleration", "files", *METRIC_COLUMNS])
+    with atomic_path(output_dir / "comparison.csv") as tmp:
+        comparison.to_csv(tmp, index=False)
+    return comparison

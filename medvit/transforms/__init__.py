@@ -1,1 +1,0 @@
-"""MONAI-style transforms MONAI lacks (array functions and thin dictionary wrappers)."""
