@@ -1,4 +1,6 @@
-"""Running a bundle's configs from Python, as ``python -m monai.bundle run`` does (demo, notebooks, tests)."""
+"""Running a bundle's configs from Python, as ``python -m monai.bundle run`` does (CLI, demo,
+viewer, notebooks, tests): the same configs, parsed by MONAI, so every caller runs the same
+components."""
 
 from __future__ import annotations
 
@@ -6,20 +8,51 @@ import logging
 import warnings
 from pathlib import Path
 
+# Configs that are fragments, run on top of another as MONAI bundles do
+# (``--config_file "['configs/inference.json', 'configs/evaluate.json']"``).
+BASE_CONFIG = {"evaluate.json": "inference.json", "multi_gpu_train.json": "train.json",
+               "multi_gpu_pretrain.json": "pretrain.json"}
 
-def run_config(bundle: Path, config: str | list[str], **overrides) -> None:
-    """``python -m monai.bundle run`` of one of the bundle's configs (or a base config and one
-    on top, as ``['inference.json', 'evaluate.json']``), its log quietened.
+
+def config_paths(bundle: Path, config: str | list[str]) -> list[str]:
+    """The files a config name stands for: a fragment (``evaluate.json``) comes after its base."""
+    names = [config] if isinstance(config, str) else list(config)
+    if len(names) == 1 and names[0] in BASE_CONFIG:
+        names = [BASE_CONFIG[names[0]], names[0]]
+    return [str(Path(bundle) / "configs" / name) for name in names]
+
+
+def bundle_parser(bundle: Path, config: str | list[str] = "inference.json", **overrides):
+    """A ``ConfigParser`` over a bundle's config (a fragment on top of its base), with its
+    metadata, ``bundle_root`` set to the bundle and ``overrides`` (config ids → values) applied."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(config_paths(bundle, config))
+    parser.read_meta(str(Path(bundle) / "configs" / "metadata.json"))
+    parser.update({"bundle_root": str(bundle), **overrides})
+    return parser
+
+
+def run_config(bundle: Path, config: str | list[str], **overrides):
+    """``python -m monai.bundle run`` of one of the bundle's configs (a fragment such as
+    ``evaluate.json`` on top of its base), its log quietened; returns what ``run`` returned
+    (its last expression's value, e.g. the cohort table).
 
     ``bundle_root`` defaults to the bundle; ``overrides`` are config ids → values.
     """
-    from monai.bundle import run
+    from monai.bundle import ConfigWorkflow
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="parsing config_file", category=UserWarning)
         logging.disable(logging.INFO)
         try:
-            files = [str(Path(bundle) / "configs" / name) for name in ([config] if isinstance(config, str) else config)]
-            run(config_file=files if len(files) > 1 else files[0], **{"bundle_root": str(bundle), **overrides})
+            workflow = ConfigWorkflow(config_file=config_paths(bundle, config),
+                                      meta_file=str(Path(bundle) / "configs" / "metadata.json"),
+                                      workflow_type=None, **{"bundle_root": str(bundle), **overrides})
+            workflow.initialize()
+            results = workflow.run()
+            workflow.finalize()
         finally:
             logging.disable(logging.NOTSET)
+    return results[-1] if results else None
