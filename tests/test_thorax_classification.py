@@ -1,5 +1,6 @@
 """Chest X-ray cohort classification: phantoms as PNG, pydicom's MONOCHROME1 CR, a bad file."""
 
+import json
 import shutil
 
 import numpy as np
@@ -49,3 +50,100 @@ def test_a_pretraining_checkpoint_is_refused_for_inference(tmp_path):
     with pytest.raises(MedvitError, match="mae.pth: not a fine-tuned classifier"):
         classify_cxr(str(tmp_path / "cxr" / "phantom_00000.png"), output_dir=str(tmp_path), network=TINY,
                      checkpoint=str(tmp_path / "mae.pth"))
+
+
+# -- the config is what runs (issue 15) -----------------------------------------------------------
+
+BUNDLE = "mae_thorax_classification"
+
+
+@pytest.fixture(scope="module")
+def thorax_case(tmp_path_factory):
+    """Two phantoms, pydicom's MONOCHROME1 CR, and a fine-tuned-classifier checkpoint of a tiny ViT."""
+    import torch
+
+    from medvit.nets import build_vit
+
+    folder = tmp_path_factory.mktemp("thorax")
+    write_cxr_phantoms(folder / "cxr", count=2)
+    (folder / "cxr" / "labels.csv").rename(folder / "labels.csv")
+    shutil.copy(pydicom_sample("cr_monochrome1"), folder / "cxr" / "cr_export")
+    torch.manual_seed(0)
+    torch.save(build_vit("vit_toy_patch16", num_classes=14, global_pool=True).state_dict(), folder / "model.pt")
+    return folder
+
+
+def _run(case, out, **overrides):
+    from medvit.bundle.run import run_config
+    from tests.bundle_checks import bundle_dir
+
+    settings = {"dataset_dir": str(case / "cxr"), "output_dir": str(out), "ckpt_path": str(case / "model.pt"),
+                "network_args#name": "vit_toy_patch16", "progress": False, "saliency": False, "device": "cpu"}
+    return run_config(bundle_dir(BUNDLE), "inference.json", **{**settings, **overrides})
+
+
+def test_the_network_inferer_and_device_of_the_config_are_what_runs(thorax_case, tmp_path):
+    from tests.bundle_checks import architecture, provenance
+
+    _run(thorax_case, tmp_path / "toy")
+    _run(thorax_case, tmp_path / "tiny", load_pretrain=False, **{"network_args#name": "vit_tiny_patch16"})
+    _run(thorax_case, tmp_path / "windows", **{"inferer": {"_target_": "SlidingWindowInferer", "roi_size": [112, 112],
+                                                          "sw_batch_size": 2, "overlap": 0.5}})
+    toy, tiny = provenance(tmp_path / "toy" / "predictions.csv"), provenance(tmp_path / "tiny" / "predictions.csv")
+    _, toy_shapes = architecture(BUNDLE, "inference.json", **{"network_args#name": "vit_toy_patch16"})
+    _, tiny_shapes = architecture(BUNDLE, "inference.json", **{"network_args#name": "vit_tiny_patch16"})
+    assert toy["parameters"] == sum(np.prod(s) for s in toy_shapes.values())
+    assert tiny["parameters"] == sum(np.prod(s) for s in tiny_shapes.values()) > toy["parameters"]
+    assert toy["network"] == "ViT" and toy["network_device"] == "cpu" and toy["device"] == "cpu"
+    assert toy["inferer"] == {"class": "SimpleInferer"}
+    windows = provenance(tmp_path / "windows" / "predictions.csv")["inferer"]
+    assert windows == {"class": "SlidingWindowInferer", "roi_size": [112, 112], "overlap": 0.5, "sw_batch_size": 2,
+                       "mode": "constant"}
+    # a 112-px window sees another image than the whole 224 one: the probabilities change
+    a = pd.read_csv(tmp_path / "toy" / "predictions.csv")
+    b = pd.read_csv(tmp_path / "windows" / "predictions.csv")
+    assert not np.allclose(a[list(CHESTXRAY14_LABELS)], b[list(CHESTXRAY14_LABELS)])
+
+
+def test_monai_label_style_run_of_the_components_gives_the_bundles_prediction(thorax_case, tmp_path):
+    from tests.bundle_checks import predict_by_hand
+
+    table = _run(thorax_case, tmp_path / "out")
+    settings = {"ckpt_path": str(thorax_case / "model.pt"), "network_args#name": "vit_toy_patch16", "saliency": False,
+                "device": "cpu", "dataset_dir": str(thorax_case / "cxr"), "output_dir": str(tmp_path / "hand")}
+    for image in ("cr_export", "phantom_00001.png"):
+        data = predict_by_hand(BUNDLE, str(thorax_case / "cxr" / image), **settings)
+        row = table[table["image"] == image].iloc[0]
+        by_hand = np.asarray(data["pred"]).reshape(-1)
+        assert np.allclose(by_hand, row[list(CHESTXRAY14_LABELS)].to_numpy(dtype=float), atol=1e-6)
+        assert data["row"]["top_finding"] == row["top_finding"]
+
+
+def test_a_preprocessing_override_changes_what_runs(thorax_case, tmp_path):
+    table = _run(thorax_case, tmp_path / "default")
+    other = _run(thorax_case, tmp_path / "other", **{"preprocessing#transforms#5#divisor": 0.05})
+    assert not np.allclose(table[list(CHESTXRAY14_LABELS)], other[list(CHESTXRAY14_LABELS)])
+    assert table["settings_hash"].iloc[0] != other["settings_hash"].iloc[0]  # and resuming knows it
+
+
+def test_inference_train_and_evaluate_build_the_same_network():
+    from tests.bundle_checks import architecture
+
+    reference = architecture(BUNDLE, "inference.json")
+    assert architecture(BUNDLE, "train.json") == reference
+    assert architecture(BUNDLE, "evaluate.json") == reference
+
+
+def test_command_line_overrides_take_effect(thorax_case, tmp_path):
+    from tests.bundle_checks import provenance, run_cli
+
+    run_cli(BUNDLE, dataset_dir=str(thorax_case / "cxr"), output_dir=str(tmp_path), load_pretrain=False,
+            progress=False, saliency=False, **{"network_args#name": "vit_toy_patch16",
+                                                "network_def#global_pool": False,
+                                                "preprocessing#transforms#5#divisor": 0.5,
+                                                "inferer#_target_": "SlidingWindowInferer", "inferer#roi_size": [112, 112]})
+    recorded = provenance(tmp_path / "predictions.csv")
+    assert recorded["inferer"]["roi_size"] == [112, 112]
+    settings = json.loads((tmp_path / "predictions.provenance.json").read_text())["settings"]["config"]
+    assert settings["preprocessing"]["transforms"][5]["divisor"] == 0.5 and settings["network_def"]["global_pool"] is False
+    assert len(pd.read_csv(tmp_path / "predictions.csv")) == 3

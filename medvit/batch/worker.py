@@ -65,11 +65,25 @@ def error_message(err: BaseException) -> str:
     joined with ``"; "``). Anything else: ``"Type: first line of message"`` (library
     messages can run to pages).
     """
+    err = unwrap_monai_error(err)
     lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
     if isinstance(err, MedvitError) and lines:
         return "; ".join(lines)
     name = type(err).__name__
     return f"{name}: {lines[0]}" if lines else name
+
+
+# How MONAI wraps the error of a transform (``Compose``, once per nesting level), of a
+# config component's constructor and of a config expression.
+MONAI_WRAPPERS = ("applying transform", "Failed to instantiate component", "Failed to evaluate")
+
+
+def unwrap_monai_error(err: BaseException) -> BaseException:
+    """The error raised inside MONAI's machinery, from under the ``RuntimeError`` wrappers it adds
+    (:data:`MONAI_WRAPPERS`): that one says what is wrong."""
+    while isinstance(err, RuntimeError) and str(err).startswith(MONAI_WRAPPERS) and err.__cause__ is not None:
+        err = err.__cause__
+    return err
 
 
 def clean_result(result: Any) -> dict[str, Any]:

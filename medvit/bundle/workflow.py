@@ -26,7 +26,6 @@ is a hash of that config.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import inspect
@@ -279,6 +278,16 @@ def bundle_component(bundle: str | os.PathLike, component_id: str, config: str =
     """A parsed component of a bundle's config (e.g. its ``network`` with weights), built once per
     process for each (bundle, config, component, overrides): the viewer's and the demo's one
     cached loader. ``overrides``: config ids → JSON values."""
-    with contextlib.suppress(TypeError):
-        return _bundle_component(os.fspath(bundle), config, component_id, json.dumps(overrides, sort_keys=True))
-    raise MedvitError(f"overrides must be JSON values: {overrides!r}")
+    from medvit.batch.worker import unwrap_monai_error
+
+    try:
+        key = json.dumps(overrides, sort_keys=True)
+    except TypeError:
+        raise MedvitError(f"overrides must be JSON values: {overrides!r}") from None
+    try:
+        return _bundle_component(os.fspath(bundle), config, component_id, key)
+    except RuntimeError as err:
+        cause = unwrap_monai_error(err)
+        if isinstance(cause, MedvitError):
+            raise cause from None
+        raise
