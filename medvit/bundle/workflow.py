@@ -118,10 +118,14 @@ class CasePredictor:
         with torch.no_grad(), torch.autocast(device_type=self.device.type, enabled=self.amp):
             return self.inferer(batch, self.network)[0].float()
 
+    def predict(self, data: dict):
+        """The network's output for one case's preprocessed data (subclasses with other inputs
+        than one image, e.g. k-space and its mask, or many network calls per case, override this)."""
+        return self.infer(data[self.image_key])
+
     def __call__(self, path: str) -> dict:
-        data = self.preprocessing({self.image_key: os.fspath(path)})
-        data = dict(data)
-        data[self.pred_key] = self.infer(data[self.image_key])
+        data = dict(self.preprocessing({self.image_key: os.fspath(path)}))
+        data[self.pred_key] = self.predict(data)
         for transforms in (self.postprocessing, self.evaluation):
             if transforms is not None:
                 data = transforms(data)
