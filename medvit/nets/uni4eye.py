@@ -23,12 +23,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from monai.networks.blocks import PatchEmbed
 from monai.utils import ensure_tuple_rep
 from torch import nn
 
 from medvit.nets.mae import MaskedDecoder, masked_mse, patchify, random_masking, unpatchify
-from medvit.nets.vit import ViT, embed_patches, patch_grid, sincos_position_embedding
+from medvit.nets.vit import PatchProjection, ViT, size_text, patch_grid, sincos_position_embedding
 from medvit.nets.gradient import gradient_magnitude
 
 
@@ -51,7 +50,7 @@ class UnifiedViT(ViT):
                          num_classes, global_pool, drop_path_rate, spatial_dims=2)
         self.img_size_3d = ensure_tuple_rep(img_size_3d, 3)
         self.grid_size_3d = patch_grid(self.img_size_3d, patch_size, "img_size_3d")
-        self.patch_embed_3d = PatchEmbed(patch_size, in_channels, hidden_size, norm_layer=None, spatial_dims=3)
+        self.patch_embed_3d = PatchProjection(self.img_size_3d, patch_size, in_channels, hidden_size)
         self.pos_embed_3d = sincos_position_embedding(self.grid_size_3d, hidden_size).requires_grad_(True)
 
     def input_size(self, spatial_dims: int) -> tuple[int, ...]:
@@ -61,10 +60,10 @@ class UnifiedViT(ViT):
     def patch_tokens(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) or (B, C, H, W, D) -> (B, N, hidden_size) tokens of the matching path."""
         if x.ndim == 4:
-            return super().patch_tokens(x)
+            return self.patch_embed(x) + self.pos_embed[:, 1:]  # the 2D path (super() does not script)
         if x.ndim == 5:
-            return embed_patches(x, self.patch_embed_3d, self.pos_embed_3d, self.img_size_3d)
-        raise ValueError(f"Uni4Eye takes (B, C, H, W) images or (B, C, H, W, D) volumes, got shape {tuple(x.shape)}")
+            return self.patch_embed_3d(x) + self.pos_embed_3d[:, 1:]
+        raise ValueError("Uni4Eye takes (B, C, H, W) images or (B, C, H, W, D) volumes, got shape " + size_text(list(x.shape)))
 
 
 class DualGridDecoder(MaskedDecoder):

@@ -2,7 +2,7 @@
 
 One implementation of the ViT serves the MAE thorax classifier, its masked-autoencoder
 pre-training (:mod:`medvit.nets.mae`) and Uni4Eye's shared encoder. It is built from MONAI's
-blocks — ``PatchEmbed`` (2D or 3D patch projection), ``SABlock`` with
+blocks — ``PatchEmbed``'s 2D or 3D patch projection (:class:`PatchProjection`), ``SABlock`` with
 ``scaled_dot_product_attention`` and ``MLPBlock`` — arranged as timm's ``VisionTransformer``:
 pre-norm blocks with LayerNorm eps 1e-6, a class token, and (for classification) global
 average pooling over the patch tokens followed by ``fc_norm``, as medical_mae fine-tunes.
@@ -84,14 +84,26 @@ def sincos_position_embedding(grid_size: Sequence[int], hidden_size: int, cls_to
     return nn.Parameter(table, requires_grad=False)
 
 
-def embed_patches(x: torch.Tensor, patch_embed: nn.Module, pos_embed: torch.Tensor,
-                  img_size: Sequence[int]) -> torch.Tensor:
-    """(B, C, *img_size) -> (B, N, D) tokens: ``patch_embed`` (a MONAI ``PatchEmbed``) plus the
-    patch rows of ``pos_embed`` (1, 1 + N, D). A ViT may hold several such pairs (Uni4Eye: one
-    for 2D images, one for 3D volumes) in front of the same blocks."""
-    if tuple(x.shape[2:]) != tuple(img_size):
-        raise ValueError(f"input of spatial size {tuple(x.shape[2:])}, the network was built for {tuple(img_size)}")
-    return patch_embed(x).flatten(2).transpose(1, 2) + pos_embed[:, 1:]
+def size_text(sizes: list[int]) -> str:
+    """``(32, 32, 16)``, as a tuple prints, in a form TorchScript compiles."""
+    return "(" + ", ".join([str(s) for s in sizes]) + ")"
+
+
+class PatchProjection(PatchEmbed):
+    """(B, C, *img_size) -> (B, N, D) patch tokens: MONAI's ``PatchEmbed`` projection (same
+    parameters, names and initialisation), flattened to tokens, for inputs of exactly
+    ``img_size``. Its forward compiles with TorchScript (MONAI's padding branch does not for 2D
+    input), as ``ckpt_export`` and model-zoo's CI need."""
+
+    def __init__(self, img_size: Sequence[int], patch_size: int, in_channels: int, hidden_size: int) -> None:
+        super().__init__(patch_size, in_channels, hidden_size, norm_layer=None, spatial_dims=len(img_size))
+        self.img_size = [int(s) for s in img_size]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if list(x.shape[2:]) != self.img_size:
+            raise ValueError("input of spatial size " + size_text(list(x.shape[2:])) + ", the network was built for "
+                             + size_text(self.img_size))
+        return self.proj(x).flatten(2).transpose(1, 2)
 
 
 def patch_grid(img_size: Sequence[int], patch_size: int, what: str = "img_size") -> tuple[int, ...]:
@@ -128,7 +140,7 @@ class ViT(nn.Module):
         self.patch_size = patch_size
         self.grid_size = patch_grid(self.img_size, patch_size)
         self.global_pool = global_pool
-        self.patch_embed = PatchEmbed(patch_size, in_channels, hidden_size, norm_layer=None, spatial_dims=spatial_dims)
+        self.patch_embed = PatchProjection(self.img_size, patch_size, in_channels, hidden_size)
         self.cls_token = nn.Parameter(nn.init.normal_(torch.zeros(1, 1, hidden_size), std=0.02))
         self.pos_embed = sincos_position_embedding(self.grid_size, hidden_size).requires_grad_(True)  # timm: learnt
         self.blocks = transformer_blocks(hidden_size, num_layers, num_heads, mlp_ratio, drop_path_rate)
@@ -138,7 +150,7 @@ class ViT(nn.Module):
 
     def patch_tokens(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, *img_size) -> (B, N, hidden_size) patch tokens with their position embedding."""
-        return embed_patches(x, self.patch_embed, self.pos_embed, self.img_size)
+        return self.patch_embed(x) + self.pos_embed[:, 1:]
 
     def encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """Prepend the class token to (B, N, D) patch tokens and run the blocks: (B, 1 + N, D)."""
