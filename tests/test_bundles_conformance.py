@@ -63,7 +63,14 @@ INFERENCE = {
     "ckpt_path": "$@bundle_root + '/models/model.pt'",
     "network_def": {"_target_": "monai.networks.nets.UNet", "spatial_dims": 2, "in_channels": 1,
                     "out_channels": 2, "channels": [4, 8], "strides": [2]},
+    "network": "$@network_def.to(@device)",
+    "preprocessing": {"_target_": "Compose", "transforms": [{"_target_": "LoadImaged", "keys": "image"}]},
     "inferer": {"_target_": "SimpleInferer"},
+    "postprocessing": {"_target_": "Compose", "transforms": [{"_target_": "Activationsd", "keys": "pred", "softmax": True}]},
+    "predictor": {"_target_": "medvit.bundle.workflow.CasePredictor", "network": "@network",
+                  "preprocessing": "@preprocessing", "inferer": "@inferer", "postprocessing": "@postprocessing"},
+    "cohort": {"_target_": "medvit.bundle.workflow.Cohort", "inputs": [], "output_csv": "$@output_dir + '/table.csv'"},
+    "run": ["$@cohort.run(@predictor)"],
 }
 
 
@@ -112,7 +119,23 @@ def test_config_that_cannot_instantiate_is_reported(tmp_path):
 def test_missing_model_zoo_keys_are_reported(tmp_path):
     bundle = _write_bundle(tmp_path)
     (bundle / "configs" / "inference.json").write_text(json.dumps({k: v for k, v in INFERENCE.items() if k != "inferer"}))
-    assert check_configs(bundle) == ["inference.json lacks the model-zoo keys ['inferer']"]
+    assert check_configs(bundle) == ["inference.json: run does not use ['inferer']: what runs must be the config's components",
+                                     "inference.json lacks the model-zoo keys ['inferer']"]
+
+
+def test_a_run_that_lists_arguments_or_bypasses_the_components_is_reported(tmp_path):
+    """What runs must be the config's components, handed over by reference (issue 15)."""
+    bundle = _write_bundle(tmp_path)
+    config = dict(INFERENCE, run=["$medvit.thorax.classify.run_cxr_cohort(@dataset_dir, @output_dir, network=@network_def, "
+                                  "saliency=True)"])
+    (bundle / "configs" / "inference.json").write_text(json.dumps(config))
+    problems = check_configs(bundle)
+    assert "inference.json: run passes keyword arguments (network, saliency): give them as config keys of the components it runs" in problems
+    assert "inference.json: run does not use ['preprocessing', 'inferer', 'postprocessing']: what runs must be the config's components" in problems
+    config = dict(INFERENCE, run=["$@cohort.run(@predictor, 'predictor')", "$print(@no_such_key)"])
+    (bundle / "configs" / "inference.json").write_text(json.dumps(config))
+    assert check_configs(bundle) == ["inference.json: run passes the literal 'predictor': make it a config key",
+                                     "inference.json: run refers to @no_such_key, which the config does not define"]
 
 
 def test_network_disagreeing_with_metadata_is_reported(tmp_path):

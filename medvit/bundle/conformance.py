@@ -13,7 +13,10 @@ A bundle may shrink its network for these checks with ``configs/test_overrides.j
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+from medvit.bundle.run import bundle_parser
 
 REQUIRED_FILES = (
     "LICENSE",
@@ -23,7 +26,12 @@ REQUIRED_FILES = (
     "configs/logging.conf",
     "docs/README.md",
 )
-MODEL_ZOO_KEYS = ("bundle_root", "device", "network_def", "inferer", "dataset_dir", "output_dir", "load_pretrain", "ckpt_path")
+MODEL_ZOO_KEYS = ("bundle_root", "device", "network_def", "network", "preprocessing", "inferer", "postprocessing",
+                  "dataset_dir", "output_dir", "load_pretrain", "ckpt_path")
+# What runs, as MONAI Label's BundleInferTask and MONAI Deploy's bundle operator read it.
+PIPELINE_KEYS = ("network_def", "preprocessing", "inferer", "postprocessing")
+RUN_CONFIGS = ("inference.json", "evaluate.json")
+REFERENCE = re.compile(r"@([A-Za-z_]\w*(?:(?:#|::)\w+)*)")  # MONAI writes nested ids a#b or a::b
 OVERRIDES_FILE = "configs/test_overrides.json"
 
 
@@ -63,23 +71,10 @@ def shrink_overrides(bundle: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-# Configs that are fragments, run on top of another as MONAI bundles do
-# (``--config_file "['configs/inference.json', 'configs/evaluate.json']"``).
-BASE_CONFIG = {"evaluate.json": "inference.json", "multi_gpu_train.json": "train.json",
-               "multi_gpu_pretrain.json": "pretrain.json"}
-
-
 def load_parser(bundle: Path, config: Path, overrides: dict | None = None):
     """A ConfigParser over ``config`` (on top of its base config, if it is a fragment) with the
     bundle's metadata and ``bundle_root`` set; overrides apply where their key exists."""
-    from monai.bundle import ConfigParser
-
-    parser = ConfigParser()
-    base = BASE_CONFIG.get(config.name)
-    files = [str(config.parent / base), str(config)] if base and (config.parent / base).is_file() else str(config)
-    parser.read_config(files)
-    parser.read_meta(str(bundle / "configs" / "metadata.json"))
-    parser["bundle_root"] = str(bundle)
+    parser = bundle_parser(bundle, config.name)
     for key, value in (overrides or {}).items():
         if key.split("#", 1)[0] in parser.config:
             parser[key] = value
@@ -87,7 +82,10 @@ def load_parser(bundle: Path, config: Path, overrides: dict | None = None):
 
 
 def check_configs(bundle: Path) -> list[str]:
-    """Every config parses; inference.json has the model-zoo keys and ``network_def`` builds."""
+    """Every config parses; inference.json has the model-zoo keys, ``network_def`` builds, and
+    ``run`` (of inference.json and evaluate.json) is composed of the config's components."""
+    from monai.bundle import ConfigParser
+
     problems = []
     overrides = shrink_overrides(bundle)
     for config in config_files(bundle):
@@ -97,6 +95,8 @@ def check_configs(bundle: Path) -> list[str]:
         except Exception as err:
             problems.append(f"{config.name} does not parse: {err}")
             continue
+        if config.name in RUN_CONFIGS and "run" in ConfigParser.load_config_file(str(config)):  # its own run
+            problems += check_run(parser, config.name)
         if config.name == "inference.json":
             missing = [k for k in MODEL_ZOO_KEYS if k not in parser.config]
             if missing:
@@ -106,6 +106,66 @@ def check_configs(bundle: Path) -> list[str]:
                     parser.get_parsed_content("network_def")
                 except Exception as err:
                     problems.append(f"inference.json network_def does not instantiate: {err}")
+    return problems
+
+
+def _references(value) -> set[str]:
+    """The config ids a raw config value refers to (``@id`` in its strings, nested ones too)."""
+    if isinstance(value, str):
+        return set(REFERENCE.findall(value))
+    if isinstance(value, dict):
+        return set().union(*(_references(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_references(v) for v in value)) if value else set()
+    return set()
+
+
+def reachable_ids(parser, start: set[str]) -> set[str]:
+    """Every config id reached from ``start`` by following references."""
+    seen, todo = set(), list(start)
+    while todo:
+        ref = todo.pop()
+        if ref in seen or ref not in parser:
+            continue
+        seen.add(ref)
+        todo += _references(parser[ref])
+    return seen
+
+
+def check_run(parser, name: str) -> list[str]:
+    """``run`` hands the config's parsed components over: its expressions pass ``@id`` references
+    only (no keyword-argument lists, no literals), every id exists, and (in inference.json) the
+    components that run are the model-zoo ones: ``network_def``, ``preprocessing``, ``inferer``
+    and ``postprocessing`` are reached from ``run``."""
+    import ast
+
+    run = parser["run"]
+    expressions = run if isinstance(run, list) else [run]
+    problems, refs = [], set()
+    for expression in expressions:
+        if not isinstance(expression, str) or not expression.startswith("$"):
+            problems.append(f"{name}: run entry {expression!r} is not an expression")
+            continue
+        found = REFERENCE.findall(expression)
+        refs.update(found)
+        problems += [f"{name}: run refers to @{ref}, which the config does not define" for ref in found if ref not in parser]
+        code = REFERENCE.sub(lambda m: "_ref_" + re.sub(r"#|::", "_", m.group(1)), expression[1:])
+        try:
+            tree = ast.parse(code, mode="eval")
+        except SyntaxError as err:
+            problems.append(f"{name}: run entry {expression!r} is not a Python expression ({err.msg})")
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                if node.keywords:
+                    problems.append(f"{name}: run passes keyword arguments ({', '.join(str(k.arg) for k in node.keywords)}): "
+                                    "give them as config keys of the components it runs")
+                problems += [f"{name}: run passes the literal {ast.unparse(a)}: make it a config key"
+                             for a in node.args if isinstance(a, ast.Constant)]
+    if name == "inference.json":
+        missing = [key for key in PIPELINE_KEYS if key not in reachable_ids(parser, refs)]
+        if missing:
+            problems.append(f"inference.json: run does not use {missing}: what runs must be the config's components")
     return problems
 
 
@@ -137,6 +197,30 @@ def check_net_in_out(bundle: Path) -> list[str]:
     return []
 
 
+def check_torchscript(bundle: Path) -> list[str]:
+    """``monai.bundle.ckpt_export`` (TorchScript by scripting, as model-zoo's CI runs it) of a
+    checkpoint of the config's network with random weights, for networks that take one image."""
+    import tempfile
+
+    import torch
+    from monai.bundle import ckpt_export
+
+    if not takes_one_image(bundle):
+        return []
+    overrides = {**shrink_overrides(bundle), "bundle_root": str(bundle)}
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            network = bundle_parser(bundle, "inference.json", **overrides).get_parsed_content("network_def")
+            torch.save(network.state_dict(), Path(tmp) / "model.pt")
+            ckpt_export(net_id="network_def", filepath=str(Path(tmp) / "model.ts"), ckpt_file=str(Path(tmp) / "model.pt"),
+                        meta_file=str(bundle / "configs" / "metadata.json"),
+                        config_file=str(bundle / "configs" / "inference.json"), **overrides)
+            torch.jit.load(str(Path(tmp) / "model.ts"))
+        except Exception as err:
+            return [f"ckpt_export (TorchScript) fails: {err}"]
+    return []
+
+
 def check_bundle(bundle: Path, schema: Path) -> list[str]:
     """All checks; later ones run only once the required files are there."""
     problems = check_files(bundle)
@@ -146,4 +230,6 @@ def check_bundle(bundle: Path, schema: Path) -> list[str]:
     problems += check_configs(bundle)
     if not problems:
         problems += check_net_in_out(bundle)
+    if not problems:
+        problems += check_torchscript(bundle)
     return problems
