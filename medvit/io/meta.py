@@ -61,7 +61,11 @@ def image_meta(
 
 
 def spacing_from_affine(affine: np.ndarray, ndim: int) -> np.ndarray:
-    """Voxel sizes: the lengths of the first ``ndim`` columns of the affine's linear part."""
+    """Voxel sizes: the lengths of the first ``ndim`` columns of the affine's linear part.
+
+    MONAI's ``monai.data.utils.affine_to_spacing`` computes the same and serves everything that
+    has torch loaded; this numpy copy keeps :func:`medvit.io.read_image` (``medvit info``) free
+    of the torch import."""
     return np.sqrt((np.asarray(affine)[:3, :ndim] ** 2).sum(axis=0))
 
 

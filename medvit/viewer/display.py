@@ -83,9 +83,10 @@ def to_ras(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def spacing_of(affine: np.ndarray) -> np.ndarray:
-    from medvit.io.meta import spacing_from_affine
+    """Voxel sizes (mm) of a 3D affine (MONAI's ``affine_to_spacing``)."""
+    from monai.data.utils import affine_to_spacing
 
-    return spacing_from_affine(affine, 3)
+    return np.asarray(affine_to_spacing(np.asarray(affine, dtype=np.float64), r=3))
 
 
 @dataclass

@@ -19,12 +19,12 @@ w.header("Chest X-ray findings", "ViT (MAE pre-trained) multi-label classificati
 def radiograph(path: str, mtime: float):
     """(H, W) display intensities in [0, 1], pixel size (mm) when known, and whether it was MONOCHROME1."""
     from medvit.io import read_image
-    from medvit.io.meta import spacing_from_affine
+    from monai.data.utils import affine_to_spacing
     from medvit.thorax.transforms import cxr_display_intensity
 
     image, meta = read_image(path)
     shown = cxr_display_intensity(image, meta).T
-    spacing = spacing_from_affine(meta["affine"], 2)
+    spacing = affine_to_spacing(np.asarray(meta["affine"], dtype=np.float64), r=2)
     pixel_mm = (float(spacing[1]), float(spacing[0])) if meta.get("spacing_unit", "mm") == "mm" and meta.get(
         "kind", "").startswith("dicom") else None
     return shown, pixel_mm, bool(meta.get("inverted_monochrome1", False))
