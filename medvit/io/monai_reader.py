@@ -61,6 +61,8 @@ class MedvitReader(ImageReader):
 
     def get_data(self, img) -> tuple[np.ndarray, dict]:
         images = [read_image(path, self.series_uid) for path in img]
+        for path, (array, _) in zip(img, images):
+            check_finite(array, path)
         if len(images) == 1:
             array, meta = images[0]
             return array, _tensor_meta(meta)
@@ -74,6 +76,18 @@ class MedvitReader(ImageReader):
         meta["original_channel_dim"] = 0
         meta["filename_or_obj"] = list(img)
         return np.stack([array for array, _ in images], axis=0), meta
+
+
+def check_finite(array: np.ndarray, path) -> None:
+    """Refuse NaN / infinite values: a network would turn them into NaN outputs, never an error.
+
+    Raises:
+        ImageReadError: naming the file and how many values are not finite.
+    """
+    if array.dtype.kind in "fc":
+        bad = array.size - int(np.count_nonzero(np.isfinite(array)))
+        if bad:
+            raise ImageReadError(path, f"{bad} of {array.size} values are NaN or infinite")
 
 
 def _tensor_meta(meta: dict) -> dict:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import os
+import zlib
 
 import numpy as np
 
@@ -28,6 +30,8 @@ def read_nifti(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
     """
     import nibabel as nib
 
+    if os.fspath(path).lower().endswith(".gz"):
+        check_gzip_stream(path)
     with captured_warnings() as messages:
         try:
             img = nib.load(os.fspath(path))
@@ -53,6 +57,26 @@ def read_nifti(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
     )
     return array, meta
 
+
+
+def check_gzip_stream(path: str | os.PathLike, chunk: int = 1 << 22) -> None:
+    """Decompress a gzip file to its end, so that its CRC-32 and length are checked.
+
+    nibabel (like any reader that seeks) reads only the bytes it needs and never reaches the
+    trailer, so a damaged stream would give wrong voxels silently.
+
+    Raises:
+        ImageReadError: a bad CRC, a wrong length, a stream cut short or not gzip at all.
+    """
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(chunk):
+                pass
+    except FileNotFoundError:
+        raise ImageReadError(path, "no such file") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise ImageReadError(path, f"not a readable NIfTI file: its gzip stream is damaged ({first_line(err)}); "
+                                 "the file is corrupt or cut short") from None
 
 
 def _description(header) -> str | None:

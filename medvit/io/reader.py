@@ -99,7 +99,8 @@ def describe(path: str | os.PathLike, series_uid: str | None = None) -> dict:
     channels = channel_count(array, meta)
     spatial = [int(v) for v in meta["spatial_shape"]]
     spacing = spacing_from_affine(meta["affine"], min(len(spatial), 3))
-    finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
+    finite = array[np.isfinite(array)] if array.dtype.kind in "fc" else array
+    non_finite = int(array.size - finite.size)
     info = {
         "path": os.fspath(path),
         "kind": meta["kind"],
@@ -113,14 +114,17 @@ def describe(path: str | os.PathLike, series_uid: str | None = None) -> dict:
         "series_description": meta.get("series_description"),
         "photometric_interpretation": meta.get("photometric_interpretation"),
         "dtype": str(array.dtype),
-        "value_range": [_number(finite.min()), _number(finite.max())] if finite.size else None,
+        "value_range": [_number(finite.min()), _number(finite.max())] if finite.size and array.dtype.kind != "c" else None,
+        "non_finite_values": non_finite,
         "window_center": meta.get("window_center"),
         "window_width": meta.get("window_width"),
     }
     for key in ("slices", "series_instance_uid", "frames", "inverted_monochrome1", "spacing_source"):
         if key in meta:
             info[key] = meta[key]
-    info["warnings"] = meta.get("warnings", [])
+    info["warnings"] = list(meta.get("warnings", []))
+    if non_finite:
+        info["warnings"].append(f"{non_finite} of {array.size} values are NaN or infinite: the bundles refuse it")
     return info
 
 
