@@ -63,3 +63,31 @@ def test_failed_write_leaves_previous_file_untouched(tmp_path):
             raise RuntimeError("killed mid-write")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["result.csv"]
+
+
+def test_dicom_seg_from_a_series_lacking_type2_attributes(tmp_path):
+    """Exports often leave out Type 2 patient/study attributes (PatientSex, AccessionNumber, ...):
+    the SEG is still written, with them empty, and keeps what the source has (issue 17, item 4)."""
+    import pydicom
+
+    from medvit.data.synthetic_dicom import write_mr_series
+    from medvit.io.dicom_seg import TYPE2_PATIENT_STUDY, SegmentDefinition, write_dicom_seg
+
+    volume = np.arange(8 * 6 * 4, dtype=np.float64).reshape(8, 6, 4)
+    folder = write_mr_series(volume, np.diag([2.0, 2.0, 3.0, 1.0]), tmp_path / "series", "T1", patient_id="P7",
+                             study_uid="1.2.3.4", frame_of_reference_uid="1.2.3.5")
+    for file in folder.iterdir():
+        ds = pydicom.dcmread(file)
+        for keyword in ("PatientSex", "PatientBirthDate", "AccessionNumber", "ReferringPhysicianName", "StudyID",
+                        "StudyTime"):
+            if keyword in ds:
+                delattr(ds, keyword)
+        ds.save_as(file)
+    labels = np.zeros(volume.shape, dtype=np.uint8)
+    labels[2:5, 1:4, 1:3] = 1
+    code = ("49755003", "SCT", "Morphologically Abnormal Structure")
+    out = write_dicom_seg(labels, folder, None, tmp_path / "seg.dcm", [SegmentDefinition(1, "lesion", code, code)])
+    seg = pydicom.dcmread(out)
+    assert seg.PatientID == "P7" and seg.StudyInstanceUID == "1.2.3.4"
+    assert all(keyword in seg for keyword in TYPE2_PATIENT_STUDY) and seg.PatientSex == "" and seg.AccessionNumber == ""
+    assert "PatientSex" not in pydicom.dcmread(next(folder.iterdir()))  # the source files are untouched

@@ -18,6 +18,23 @@ import numpy as np
 from medvit.errors import MedvitError
 
 
+# Type 2 attributes (present, possibly empty) of the patient and study modules that highdicom
+# copies from the source into the SEG: many exports leave them out altogether.
+TYPE2_PATIENT_STUDY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                       "ReferringPhysicianName", "StudyID", "AccessionNumber")
+
+
+def with_type2_attributes(dataset):
+    """``dataset`` with each missing :data:`TYPE2_PATIENT_STUDY` attribute added empty, as the
+    standard allows for Type 2 (the dataset is changed in memory only, never its file)."""
+    from pydicom.datadict import dictionary_VR
+
+    for keyword in TYPE2_PATIENT_STUDY:
+        if keyword not in dataset:
+            dataset.add_new(keyword, dictionary_VR(keyword), "")
+    return dataset
+
+
 @dataclass(frozen=True)
 class SegmentDefinition:
     """One segment: the label value it covers, a label, and its SNOMED CT category and type codes."""
@@ -56,7 +73,7 @@ def write_dicom_seg(
 
     series = choose_series(source_folder, list_series(source_folder), series_uid)
     ordered, _ = sort_slices(source_folder, series.slices)
-    sources = [pydicom.dcmread(header.path) for header in ordered]
+    sources = [with_type2_attributes(pydicom.dcmread(header.path)) for header in ordered]
     expected = (sources[0].Columns, sources[0].Rows, len(sources))
     if tuple(labels.shape) != expected:
         raise MedvitError(f"label map {labels.shape} is not on the grid of the source series {expected} (x, y, slices)")
