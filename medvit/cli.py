@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 
 from medvit import __version__
@@ -172,9 +173,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"medvit {args.command}: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        # a cohort run has written the rows finished so far and its provenance: re-running resumes
+        signum = getattr(err, "signum", signal.SIGINT)
+        print(f"medvit {args.command}: interrupted ({signal.Signals(signum).name}); "
+              "what finished is kept, run the same command again to resume", file=sys.stderr)
+        return 128 + signum
     except Exception as err:  # anything else is a bug, but the user still gets one line
         if args.debug:
             raise

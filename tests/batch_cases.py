@@ -55,3 +55,31 @@ def bad_result(path: str, kind: str) -> dict:
 def thread_settings(path: str) -> dict:
     """The thread-count variables the worker running this case sees."""
     return {"omp": os.environ.get("OMP_NUM_THREADS"), "openblas": os.environ.get("OPENBLAS_NUM_THREADS")}
+
+
+def slow_digest(path: str, seconds: float = 0.4) -> dict:
+    """The sha256 of a file's bytes, taking ``seconds``: a case long enough to be killed mid-run."""
+    import hashlib
+    import time
+
+    time.sleep(seconds)
+    return {"digest": hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]}
+
+
+def run_slow_cohort(folder: str, out_csv: str, workers: int) -> int:
+    """A cohort run of :func:`slow_digest` as a command would do it: Ctrl-C / SIGTERM exit 128 + signal."""
+    import signal
+
+    from medvit.batch import run_cohort
+
+    try:
+        run_cohort(sorted(Path(folder).iterdir()), slow_digest, out_csv, workers=workers, progress=False)
+    except KeyboardInterrupt as err:
+        return 128 + getattr(err, "signum", signal.SIGINT)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(run_slow_cohort(sys.argv[1], sys.argv[2], int(sys.argv[3])))

@@ -330,3 +330,61 @@ def test_case_ids(tmp_path):
         case_ids(paths, "name")
     with pytest.raises(MedvitError, match="not inside"):
         case_ids(paths, "relative", root=tmp_path / "a")
+
+
+def _session_processes(sid: int) -> list[int]:
+    """PIDs of the live processes in session ``sid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":  # fields: state ppid pgrp session ...
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc (Linux)")
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_a_killed_two_worker_run_leaves_no_process_and_resumes_to_the_same_table(tmp_path, sig):
+    """kill -9 / SIGTERM on a 2-worker cohort run: no worker (or resource tracker) outlives it,
+    SIGTERM writes the provenance and exits 143, and the resumed table equals an uninterrupted one
+    (issue 17, item 5)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for k in range(10):
+        (folder / f"case_{k:02d}.bin").write_bytes(bytes([k]) * (100 + k))
+    command = [sys.executable, "-m", "tests.batch_cases", str(folder), str(tmp_path / "run.csv"), "2"]
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(command, cwd=root, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    journal = tmp_path / "run.journal.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not journal.exists() or len(journal.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    assert journal.exists(), process.communicate()[1].decode()[-2000:]
+    process.send_signal(getattr(signal, sig))
+    code = process.wait(timeout=60)
+    deadline = time.monotonic() + 15
+    while _session_processes(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _session_processes(process.pid) == []
+    if sig == "SIGTERM":
+        assert code == 128 + signal.SIGTERM
+        provenance = json.loads((tmp_path / "run.provenance.json").read_text())
+        assert provenance["complete"] is False and 2 <= provenance["counts"]["computed"] < 10
+    else:
+        assert code == -signal.SIGKILL
+    assert subprocess.run(command, cwd=root, capture_output=True, timeout=300).returncode == 0
+    clean = [sys.executable, "-m", "tests.batch_cases", str(folder), str(tmp_path / "clean.csv"), "2"]
+    assert subprocess.run(clean, cwd=root, capture_output=True, timeout=300).returncode == 0
+    import pandas as pd
+
+    resumed, uninterrupted = pd.read_csv(tmp_path / "run.csv"), pd.read_csv(tmp_path / "clean.csv")
+    assert (resumed["status"] == "ok").all() and len(resumed) == 10
+    pd.testing.assert_frame_equal(resumed, uninterrupted)

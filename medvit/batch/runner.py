@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
 import platform
+import signal
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -99,7 +102,9 @@ def run_cohort(
     # The journal's lock is taken first: nothing below may race another run on this cohort.
     journal = store.Journal(files.journal, reset=not resume)
     run = None
+    stack = contextlib.ExitStack()
     try:
+        stack.enter_context(interrupt_on_sigterm())
         store.remove_stale_temporaries(files)
         if anonymise:
             mapping = anonymise_ids(names, anonymise, store.read_ids(files.ids) if resume else None)
@@ -126,6 +131,7 @@ def run_cohort(
                 executors.run_in_process(todo, case_fn, settings, run.done)
         run.complete = True
     finally:
+        stack.close()  # a second SIGTERM now ends the process at once: every file is written atomically
         if run is not None and run.started:
             # Also when interrupted: the table then holds everything finished so far.
             run.write_table()
@@ -139,6 +145,34 @@ def run_cohort(
     table = pd.read_csv(files.csv, dtype={c: str for c in (*store.BOOKKEEPING, *store.PROVENANCE_COLUMNS)})
     table["error"] = table["error"].fillna("")
     return table
+
+
+class CohortInterrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM; SIGINT is Python's own KeyboardInterrupt):
+    the rows finished so far and the provenance are written; ``signum`` says which."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def interrupt_on_sigterm():
+    """While a run lasts, SIGTERM (what ``kill``, schedulers and containers send) ends it the way
+    Ctrl-C does: in-flight cases are stopped, the table and provenance are written, then
+    :class:`CohortInterrupted` propagates. Only possible in the main thread; elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        raise CohortInterrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _check_arguments(paths, case_fn, settings, columns, workers, scheduler) -> None:

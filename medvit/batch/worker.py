@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,8 +24,12 @@ RESERVED = frozenset({"image", "status", "error", "settings_hash", "input_hash"}
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
+# How often a worker checks that the run that started it is still there.
+PARENT_POLL_SECONDS = 0.5
+
+
 def init_worker() -> None:
-    """Process-pool initializer: one compute thread per worker.
+    """Process-pool initializer: one compute thread per worker, and an end with the parent.
 
     The parent already set the variables when it started this process (see
     ``executors.pinned_threads``); setting them again covers a pool started another way.
@@ -36,6 +41,22 @@ def init_worker() -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
+    exit_with_parent(os.getppid())
+
+
+def exit_with_parent(parent_pid: int, poll: float = PARENT_POLL_SECONDS) -> threading.Thread:
+    """End this process as soon as ``parent_pid`` is no longer its parent (killed, even with
+    SIGKILL, which runs no clean-up there): a worker must not compute for nobody, holding
+    hundreds of MB. A daemon thread polls ``os.getppid()`` (the orphan is re-parented)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="medvit-exit-with-parent", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_case(case_fn: Callable[..., Mapping[str, Any]], path: str, settings: Mapping[str, Any]) -> dict:
