@@ -188,6 +188,8 @@ class Cohort:
         from medvit.batch.ids import file_sha256
 
         provenance = {**self.provenance, **predictor.describe()}
+        if self.root is not None:  # where the inputs are: the viewer finds a run's images by it
+            provenance["dataset_dir"] = os.path.abspath(self.root)
         if self.checkpoint:
             provenance["checkpoint_sha256"] = file_sha256(self.checkpoint)
         config = active_config()

@@ -146,6 +146,11 @@ class OutputFolder:
     def settings(self) -> dict:
         return self.provenance.get("settings", {})
 
+    @property
+    def dataset_dir(self) -> str | None:
+        """The folder the run read its inputs from, as its provenance records it."""
+        return self.provenance.get("provenance", {}).get("dataset_dir") or self.settings.get("dataset_dir")
+
     def failed(self):
         return self.table[self.table["status"] != "ok"]
 
@@ -208,7 +213,7 @@ def locate_input(output: OutputFolder, image: str, root: str | os.PathLike | Non
     when it can be found: under ``root``, the run's recorded dataset folder, or a folder beside
     the output folder (as ``medvit demo`` lays them out)."""
     parent = output.table_path.parent
-    roots = [root, output.settings.get("root"), output.settings.get("dataset_dir")]
+    roots = [root, output.settings.get("root"), output.dataset_dir]
     # beside the output folder (never inside it: results are filed under the cases' names too)
     roots += sorted(p for p in parent.parent.iterdir() if p.is_dir() and p != parent)
     for base in roots:
