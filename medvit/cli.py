@@ -153,11 +153,26 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--quiet", action="store_true", help="no progress bar")
     score.set_defaults(func=_cmd_recon_score)
 
+    viewer = sub.add_parser("viewer", help="start the clinician viewer (localhost only, no error details)")
+    viewer.add_argument("--port", type=int, help="port (default: Streamlit's, 8501)")
+    viewer.add_argument("--address", help="listen on this address instead of localhost (put an authenticating "
+                                          "reverse proxy in front: the pages show patient data)")
+    viewer.add_argument("streamlit_args", nargs=argparse.REMAINDER, help="further `streamlit run` flags")
+    viewer.set_defaults(func=_cmd_viewer)
+
     demo = sub.add_parser("demo", help="run every bundle end to end on the sample data, offline")
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     demo.add_argument("--only", nargs="*", metavar="STEP", help="run only these demo steps")
     demo.set_defaults(func=_cmd_demo)
     return parser
+
+
+def _cmd_viewer(args) -> int:
+    import subprocess
+
+    from medvit.viewer.launch import streamlit_command
+
+    return subprocess.call(streamlit_command(args.port, args.address, args.streamlit_args))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,12 @@
-"""medvit viewer: ``streamlit run apps/viewer/app.py`` (pages in ``apps/viewer/pages/``)."""
+"""medvit viewer: ``medvit viewer`` (or ``streamlit run apps/viewer/app.py`` from the repository root;
+pages in ``apps/viewer/pages/``)."""
 
 import streamlit as st
 
 from medvit.viewer import widgets as w
 
 st.set_page_config(page_title="medvit viewer", layout="wide")
+w.remove_old_uploads()
 st.title("medvit viewer")
 st.warning(w.NOT_CLINICAL + " The pages show patient data: keep the viewer on localhost or behind a reverse "
            "proxy with authentication (see the README).")

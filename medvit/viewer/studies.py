@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,13 +34,20 @@ PAGE_COLUMNS = {
     "cxr": ("top_finding", "saliency"),
 }
 MAX_ZIP_FILES = 5000
-MAX_ZIP_BYTES = 4 * 1024**3  # uncompressed total: a DICOM series zip is far below, a zip bomb is not
+MAX_ZIP_BYTES = 2 * 1024**3  # uncompressed total: a DICOM series zip is far below, a zip bomb is not
+
+
+MAX_NAME = 100  # characters of an upload's file name kept (file systems allow 255 bytes)
 
 
 def safe_name(name: str) -> str:
-    """A file name from an upload's name: no folders, only harmless characters, never empty."""
+    """A file name from an upload's name: no folders, only harmless characters, at most
+    :data:`MAX_NAME` long (the suffix kept), never empty."""
     base = Path(name.replace("\\", "/")).name
     base = re.sub(r"[^A-Za-z0-9._+-]", "_", base).lstrip(".")
+    if len(base) > MAX_NAME:
+        suffix = "".join(Path(base).suffixes)[-20:]
+        base = base[: MAX_NAME - len(suffix)] + suffix
     return base or "upload"
 
 
@@ -59,7 +68,9 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike, max_files:
         if len(members) > max_files:
             raise MedvitError(f"{archive.name}: {len(members)} files, more than the {max_files} the viewer opens")
         if sum(m.file_size for m in members) > max_bytes:
-            raise MedvitError(f"{archive.name}: expands to more than {max_bytes / 1024**3:.0f} GiB")
+            total = sum(m.file_size for m in members)
+            raise MedvitError(f"{archive.name}: expands to {total / 1024**2:,.0f} MB, more than the "
+                              f"{max_bytes / 1024**2:,.0f} MB an upload may take here")
         root = dest.resolve()
         for member in members:
             if (member.external_attr >> 16) & 0o170000 == 0o120000:
@@ -67,17 +78,26 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike, max_files:
             target = (root / member.filename).resolve()
             if member.filename.startswith(("/", "\\")) or root not in target.parents:
                 raise MedvitError(f"{archive.name}: member {member.filename!r} would be written outside the folder; refused")
-        root.mkdir(parents=True, exist_ok=True)
-        for member in members:
-            target = root / member.filename
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(member) as src, open(target, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
+        # extracted beside the destination, renamed into place when whole: a damaged member
+        # (bad CRC) leaves nothing behind
+        partial = root.with_name(root.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            for member in members:
+                target = partial / member.filename
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(member) as src, open(target, "wb") as out:
+                    while chunk := src.read(1 << 20):
+                        out.write(chunk)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise MedvitError(f"{archive.name}: a damaged zip archive ({error})") from None
+        shutil.rmtree(root, ignore_errors=True)
+        partial.rename(root)
     return root
 
 
-def save_upload(name: str, data: bytes, dest_dir: str | os.PathLike) -> Path:
+def save_upload(name: str, data: bytes, dest_dir: str | os.PathLike, max_bytes: int = MAX_ZIP_BYTES) -> Path:
     """Write an uploaded file under ``dest_dir``; a zip is extracted and its folder returned.
 
     The result is what :func:`medvit.io.read_image` opens: a NIfTI / DICOM / photo file, or a
@@ -92,8 +112,10 @@ def save_upload(name: str, data: bytes, dest_dir: str | os.PathLike) -> Path:
     path = atomic_write_bytes(dest / safe_name(name), data)
     if not zipfile.is_zipfile(path):
         return path
-    folder = safe_extract(path, dest / (path.stem + "_files"))
-    path.unlink()
+    try:
+        folder = safe_extract(path, dest / (path.stem + "_files"), max_bytes=max_bytes)
+    finally:
+        path.unlink()
     files = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")]
     if not files:
         raise MedvitError(f"{name}: the zip holds no files")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import tempfile
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,27 +27,74 @@ NOT_CLINICAL = "Research software, not for clinical use."
 
 
 def header(title: str, caption: str) -> None:
-    """Page settings, title and the one-line caption every page has."""
+    """Page settings, title and the one-line caption every page has (and the uploads' housekeeping)."""
     st.set_page_config(page_title=f"{title} · medvit", layout="wide")
+    remove_old_uploads()
     st.title(title)
     st.caption(f"{caption} {NOT_CLINICAL}")
 
 
+log = logging.getLogger("medvit.viewer")
+
+
 @contextlib.contextmanager
 def readable_errors():
-    """Show what went wrong with the user's input as a message and stop the page (the app runs on)."""
+    """Show what went wrong as one line and stop the page (the app runs on); never a traceback.
+
+    The user's input failing (MedvitError, OSError, ValueError, ...) says why, without the
+    server's folders; anything else is logged with its traceback on the server and the browser
+    gets only its type."""
     try:
         yield
-    except (MedvitError, OSError, ValueError, KeyError) as error:
-        st.error(f"Cannot open this: {error}")
+    except Exception as error:  # st.stop() / reruns are BaseExceptions: they pass  # the page boundary: whatever it is, the browser gets one line
+        st.error(f"Cannot open this: {user_message(error)}")
+        if not isinstance(error, (MedvitError, OSError, ValueError, KeyError)):
+            log.exception("viewer page failed")
         st.stop()
 
 
+def user_message(error: BaseException) -> str:
+    """One line for the browser: the error's first line, the server's upload folder removed
+    (an upload is named by its own name), an OSError by its reason."""
+    from medvit.batch.worker import error_message
+    from medvit.viewer.uploads import uploads_root
+
+    if isinstance(error, OSError) and not isinstance(error, MedvitError) and error.strerror:
+        name = Path(error.filename).name if error.filename else ""
+        text = f"{name}: {error.strerror}" if name else error.strerror
+    else:
+        text = error_message(error)
+    return text.replace(str(uploads_root()) + "/", "").replace(str(uploads_root()), "")
+
+
+@st.cache_resource(show_spinner=False)
+def _server_start() -> bool:
+    """Once per server: the uploads of viewer servers that are gone are deleted."""
+    from medvit.viewer.uploads import remove_stale_servers
+
+    remove_stale_servers()
+    return True
+
+
+def remove_old_uploads() -> None:
+    """Delete the uploads of ended sessions (Streamlit has no hook at a session's end: each page
+    run looks) and, once per server, of servers no longer running."""
+    from streamlit.runtime import Runtime
+
+    from medvit.viewer.uploads import remove_ended_sessions
+
+    _server_start()
+    if Runtime.exists():
+        remove_ended_sessions(Runtime.instance().is_active_session)
+
+
 def upload_dir() -> Path:
-    """This session's private folder for uploads."""
-    if "upload_dir" not in st.session_state:
-        st.session_state["upload_dir"] = tempfile.mkdtemp(prefix="medvit-viewer-")
-    return Path(st.session_state["upload_dir"])
+    """This session's private folder for uploads (see :mod:`medvit.viewer.uploads`)."""
+    from medvit.viewer.uploads import session_folder
+
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return session_folder(get_script_run_ctx().session_id)
 
 
 def choose_source(page: str, upload_types: list[str] | None, sample_label: str = SAMPLE) -> str:
@@ -78,10 +125,15 @@ def uploaded_path(page: str, types: list[str], label: str) -> Path | None:
     # the pages' caches are keyed on (and re-hash / re-extract up to 1 GB each time)
     saved = st.session_state.setdefault("saved_uploads", {})
     if upload.file_id not in saved or not saved[upload.file_id].exists():
+        from medvit.viewer.studies import MAX_ZIP_BYTES
+        from medvit.viewer.uploads import check_session_quota
+
         data = upload.getvalue()
         digest = hashlib.sha256(data).hexdigest()[:16]
         with readable_errors():
-            saved[upload.file_id] = save_upload(upload.name, data, upload_dir() / digest)
+            folder = upload_dir()
+            left = check_session_quota(folder, len(data))
+            saved[upload.file_id] = save_upload(upload.name, data, folder / digest, max_bytes=min(left, MAX_ZIP_BYTES))
     return saved[upload.file_id]
 
 
