@@ -12,7 +12,8 @@ from scipy import ndimage
 from medvit.uni4eye.phantoms import fundus_like, oct_volume, write_ophthalmic_dataset
 from medvit.errors import ImageReadError, MedvitError
 from medvit.io import describe, read_image, save_png
-from medvit.uni4eye.classify import classification_metrics, cohen_kappa, evaluate_ophthalmic_cohort, run_ophthalmic_cohort
+from medvit.uni4eye.classify import evaluate_ophthalmic_cohort, run_ophthalmic_cohort
+from medvit.uni4eye.evaluation import classification_metrics, cohen_kappa
 from medvit.uni4eye.items import InterleavedBatchSampler, LoadOphthalmicd, load_item, read_items
 
 TINY_NET = {"img_size_2d": 32, "img_size_3d": [32, 32, 16], "patch_size": 8, "hidden_size": 48, "num_layers": 2,

@@ -3,6 +3,7 @@ batches, both losses logged), train.json from the pre-trained encoder, inference
 evaluate.json; and (slow) pre-training that helps a small 3D classification task (retinal
 thickening) over a randomly initialised encoder."""
 
+import copy
 import csv
 import logging
 import os
@@ -12,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from monai.inferers import Inferer
 
 from medvit.bundle.registry import bundles_root
 from medvit.uni4eye.phantoms import OCT_TASKS, write_ophthalmic_dataset
@@ -180,3 +182,146 @@ def test_demo_step_pretrains_then_shows_reconstructions(tmp_path):
     assert "2D masked-patch loss" in result.stdout and "3D masked-patch loss" in result.stdout
     figure, _ = read_image(tmp_path / "uni4eye-mim" / "uni4eye_reconstructions.png")
     assert figure.shape == (5 * 128 + 4 * 4, 2 * 128 + 8)  # 5 panels of 32² zoomed 4x, two rows
+
+
+# -- the config is what runs (issue 15) -----------------------------------------------------------
+
+NAME = "uni4eye_ophthalmic_mim"
+PROBABILITIES = ["p_normal", "p_fluid"]
+
+
+class FlippedInferer(Inferer):
+    """The network on the input mirrored along its first spatial axis. MONAI's sliding-window
+    inferers need a network with a spatial output, which a classifier has not: a swapped
+    inferer is how a user changes the inference of this bundle, and must reach the run."""
+
+    def __call__(self, inputs, network, *args, **kwargs):
+        return network(inputs.flip(2), *args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def uni4eye_case(tmp_path_factory):
+    """A fundus photo, a B-scan, a folder of B-scans and a NIfTI volume (40 × 36 × 20: resized to
+    the network's 32 × 32 × 16), and a fine-tuned-classifier checkpoint of a tiny UnifiedViT."""
+    from medvit.nets import UnifiedViT
+
+    folder = tmp_path_factory.mktemp("uni4eye_config")
+    write_ophthalmic_dataset(folder / "data", n_fundus=1, n_bscans=1, n_volumes=2, size_2d=40, shape_3d=(40, 36, 20))
+    torch.manual_seed(0)
+    torch.save(UnifiedViT(**TINY_NET, num_classes=2, global_pool=True).state_dict(), folder / "model.pt")
+    return folder
+
+
+def tiny_net() -> dict:
+    """A copy of TINY_NET: MONAI's parser keeps the dict it is given, and ``network_args#...``
+    overrides then change it in place."""
+    return copy.deepcopy(TINY_NET)
+
+
+def _settings(case, out) -> dict:
+    return {"dataset_dir": str(case / "data" / "dataset.json"), "output_dir": str(out), "ckpt_path": str(case / "model.pt"),
+            "network_args": tiny_net(), "spatial_dims": None, "progress": False, "device": "cpu"}
+
+
+def _run(case, out, config="inference.json", **overrides):
+    from medvit.bundle.run import run_config
+    from tests.bundle_checks import bundle_dir
+
+    return run_config(bundle_dir(NAME), config, **{**_settings(case, out), **overrides})
+
+
+def test_the_network_inferer_and_device_of_the_config_are_what_runs(uni4eye_case, tmp_path):
+    from tests.bundle_checks import architecture, provenance
+
+    default = _run(uni4eye_case, tmp_path / "default")
+    _run(uni4eye_case, tmp_path / "wider", load_pretrain=False, **{"network_args#hidden_size": 96})
+    flipped = _run(uni4eye_case, tmp_path / "flipped", inferer={"_target_": "tests.test_uni4eye_bundle.FlippedInferer"})
+    recorded = provenance(tmp_path / "default" / "predictions.csv")
+    wider = provenance(tmp_path / "wider" / "predictions.csv")
+    _, shapes = architecture(NAME, "inference.json", network_args=tiny_net())
+    _, wider_shapes = architecture(NAME, "inference.json", network_args=tiny_net(), **{"network_args#hidden_size": 96})
+    assert recorded["parameters"] == sum(np.prod(s) for s in shapes.values())
+    assert wider["parameters"] == sum(np.prod(s) for s in wider_shapes.values()) > recorded["parameters"]
+    assert recorded["network"] == "UnifiedViT" and recorded["network_device"] == "cpu" and recorded["device"] == "cpu"
+    assert recorded["inferer"] == {"class": "SimpleInferer"} and recorded["bundle"] == NAME
+    assert provenance(tmp_path / "flipped" / "predictions.csv")["inferer"] == {"class": "FlippedInferer"}
+    assert (default["status"] == "ok").all() and (flipped["status"] == "ok").all() and len(default) == 4
+    assert not np.allclose(default[PROBABILITIES], flipped[PROBABILITIES])
+    assert default["spatial_dims"].tolist() == [2, 2, 3, 3] and (default["weights"] == "model.pt").all()
+
+
+def test_monai_label_style_run_of_the_components_gives_the_bundles_prediction(uni4eye_case, tmp_path):
+    from medvit.uni4eye.items import load_item, read_items
+    from tests.bundle_checks import components, predict_by_hand
+
+    table = _run(uni4eye_case, tmp_path / "out")
+    settings = {k: v for k, v in _settings(uni4eye_case, tmp_path / "hand").items() if k != "progress"}
+    for item in read_items(uni4eye_case / "data" / "dataset.json"):
+        data = predict_by_hand(NAME, item["image"], **settings)
+        row = table[table["image"] == item["name"]].iloc[0]
+        assert np.allclose(np.asarray(data["pred"]).reshape(-1), row[PROBABILITIES].to_numpy(dtype=float), atol=1e-6)
+        assert data["row"]["predicted"] == row["predicted"] and data["row"]["spatial_dims"] == row["spatial_dims"]
+    # training (load_item) feeds the network what inference's preprocessing does
+    preprocessing = components(NAME, **settings)["preprocessing"]
+    for item in read_items(uni4eye_case / "data" / "dataset.json"):
+        by_config = preprocessing({"image": item["image"]})["image"]
+        assert torch.equal(by_config.as_tensor(), load_item(item, 32, (32, 32, 16)))
+
+
+def test_a_preprocessing_override_changes_what_runs(uni4eye_case, tmp_path):
+    table = _run(uni4eye_case, tmp_path / "default")
+    other = _run(uni4eye_case, tmp_path / "other", **{"preprocessing#transforms#4#wrong_depth": "error"})
+    assert (table["status"] == "ok").all()
+    refused = other[other["status"] == "error"]
+    assert refused["image"].tolist() == ["volumes/oct_20000", "volumes/oct_20001.nii.gz"]
+    assert refused["error"].str.contains("a volume of depth 20 .B-scans., the network takes 16").all()
+    assert table["settings_hash"].iloc[0] != other["settings_hash"].iloc[0]  # and resuming knows it
+
+
+def test_inference_train_and_evaluate_build_the_same_network():
+    from medvit.bundle.run import bundle_parser
+    from tests.bundle_checks import architecture, bundle_dir
+
+    small = {"network_args#hidden_size": 48, "network_args#num_layers": 1, "network_args#num_heads": 3}
+    reference = architecture(NAME, "inference.json", **small)
+    assert reference[0] == "UnifiedViT"
+    for config in ("train.json", "multi_gpu_train.json", "evaluate.json"):
+        assert architecture(NAME, config, **small) == reference, config
+    # the full-size arguments agree too (above they were shrunk alike), and pre-training's encoder
+    # holds every parameter of the classifier but its head
+    arguments = {c: bundle_parser(bundle_dir(NAME), c).get("network_args")
+                 for c in ("inference.json", "train.json", "pretrain.json", "evaluate.json")}
+    assert all(a == arguments["inference.json"] for a in arguments.values())
+    encoder = bundle_parser(bundle_dir(NAME), "pretrain.json", **small).get_parsed_content("network_def").encoder
+    body = {k: s for k, s in reference[1].items() if not k.startswith(("head.", "fc_norm."))}
+    assert body.items() <= {k: tuple(v.shape) for k, v in encoder.state_dict().items()}.items()
+
+
+def test_evaluate_fragment_scores_the_labelled_items(uni4eye_case, tmp_path):
+    metrics = _run(uni4eye_case, tmp_path, "evaluate.json", spatial_dims=3)
+    assert metrics["n"] == 2 and set(metrics) == {"auc", "accuracy", "kappa", "n"}
+    evaluated = (tmp_path / "evaluated.csv").read_text().splitlines()
+    assert evaluated[0] == "image,label,predicted,p_normal,p_fluid" and len(evaluated) == 3
+
+
+def test_command_line_overrides_take_effect(uni4eye_case, tmp_path):
+    import json
+
+    import pandas as pd
+
+    from tests.bundle_checks import architecture, provenance, run_cli
+
+    run_cli(NAME, dataset_dir=str(uni4eye_case / "data" / "dataset.json"), output_dir=str(tmp_path), load_pretrain=False,
+            progress=False, network_args=tiny_net(),
+            **{"network_def#global_pool": False, "preprocessing#transforms#2#spatial_dims": 2,
+               "inferer#_target_": "tests.test_uni4eye_bundle.FlippedInferer"})
+    recorded = provenance(tmp_path / "predictions.csv")
+    _, shapes = architecture(NAME, "inference.json", network_args=tiny_net(), **{"network_def#global_pool": False})
+    assert recorded["inferer"] == {"class": "FlippedInferer"}
+    assert recorded["parameters"] == sum(np.prod(s) for s in shapes.values())
+    config = json.loads((tmp_path / "predictions.provenance.json").read_text())["settings"]["config"]
+    assert config["preprocessing"]["transforms"][2]["spatial_dims"] == 2 and config["network_def"]["global_pool"] is False
+    table = pd.read_csv(tmp_path / "predictions.csv")
+    # the bundle's spatial_dims is 3, the check overridden takes the 2D items only
+    assert table["status"].tolist() == ["ok", "ok", "error", "error"]
+    assert table["error"].iloc[2:].str.contains("this network takes 2D items only").all()

@@ -11,12 +11,9 @@ that does not fit, naming the file and the parameters.
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import os
 import re
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -172,22 +169,6 @@ def load_pretrained_encoder(network: torch.nn.Module, path: str | os.PathLike, m
     logger.info("loaded %s; new: %s; not used: %d parameter(s)", path, ", ".join(report["initialised"]) or "none",
                 len(report["ignored"]))
     return report
-
-
-def cached_classifier(build: Callable[..., torch.nn.Module], arguments: dict, checkpoint: str | None,
-                      device: str) -> torch.nn.Module:
-    """``build(**arguments)`` with a fine-tuned checkpoint's weights (:func:`load_classifier`), on
-    ``device``, in eval mode: built once per process for each (build, arguments, checkpoint,
-    device), not per image. ``build``: a module-level callable (a class or a factory)."""
-    return _cached_classifier(build, json.dumps(arguments, sort_keys=True), checkpoint, device)
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_classifier(build, arguments_json: str, checkpoint: str | None, device: str) -> torch.nn.Module:
-    model = build(**json.loads(arguments_json))
-    if checkpoint:
-        load_classifier(model, checkpoint, map_location=device)
-    return model.to(device).eval()
 
 
 def _grid_of(model: torch.nn.Module, key: str) -> tuple[int, ...] | None:

@@ -5,8 +5,11 @@
   sampler that interleaves 2D and 3D batches.
 - :mod:`medvit.uni4eye.training`: the masked-image-modelling iteration for MONAI's
   ``SupervisedTrainer``, its loss log, and loading a pre-trained encoder for fine-tuning.
-- :mod:`medvit.uni4eye.classify`: class probabilities per item (the cohort runner) and
-  the evaluation (AUC, accuracy, kappa).
+- :mod:`medvit.uni4eye.transforms`: the preprocessing as dictionary transforms (the bundle's
+  ``preprocessing``; training loads items through the same list).
+- :mod:`medvit.uni4eye.classify`: what the bundle's ``inference.json`` reads (inputs, columns)
+  and the Python entry points over the bundle's configs.
+- :mod:`medvit.uni4eye.evaluation`: AUC, accuracy and kappa over the labelled items (``evaluate.json``).
 - :mod:`medvit.uni4eye.figures`: input, masked input, reconstruction, gradient map and its
   reconstruction side by side (the demo and the notebook).
 - :mod:`medvit.uni4eye.phantoms`: fundus-like photos, OCT-like B-scans and volumes.

@@ -1,70 +1,56 @@
-"""Class probabilities per ophthalmic image or volume with a fine-tuned Uni4Eye classifier
-(:class:`medvit.nets.UnifiedViT`), over a cohort (the cohort runner), and their evaluation
-(ROC AUC, accuracy, Cohen's kappa) against the labels of a dataset description.
+"""Class probabilities per ophthalmic image or volume with a fine-tuned Uni4Eye classifier, and
+running the bundle from Python.
+
+``bundles/uni4eye_ophthalmic_mim/configs/inference.json`` composes the pipeline: a photo, B-scan,
+NIfTI volume, DICOM series or folder of B-scans → grey, [0, 1], the network's 2D or 3D size,
+standardised (``preprocessing``, :mod:`medvit.uni4eye.transforms`) → :class:`medvit.nets.UnifiedViT`
+(``network``) → softmax probabilities, one ``p_<class>`` column each, ``predicted``,
+``spatial_dims``, ``weights`` (``postprocessing``). ``evaluate.json`` scores the labelled items
+of a dataset description (:mod:`medvit.uni4eye.evaluation`).
+
+This module gives the config what it reads (which inputs, the columns) and keeps the Python
+entry points (:func:`run_ophthalmic_cohort`, :func:`evaluate_ophthalmic_cohort`,
+:func:`classify_item`) as thin wrappers over the bundle's configs.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
 
 from medvit.errors import MedvitError
 
 BUNDLE_NAME = "uni4eye_ophthalmic_mim"
 DEFAULT_CLASSES = ("normal", "fluid")
-METRIC_COLUMNS = ("auc", "accuracy", "kappa", "n")
+CASE_COLUMNS = ("predicted", "spatial_dims", "weights")
 
 
-def classify_item(path: str, *, network: dict | None = None, checkpoint: str | None = None,
-                  classes: Sequence[str] = DEFAULT_CLASSES, spatial_dims: int | None = None,
-                  wrong_depth: str = "resize", device: str | None = None) -> dict:
-    """Class probabilities of one image (2D path) or volume (3D path).
-
-    Args:
-        path: a photo / B-scan, a NIfTI volume, a DICOM series or a folder of B-scans.
-        network: :class:`~medvit.nets.UnifiedViT` arguments (sizes, width, depth);
-            ``num_classes`` is ``len(classes)``.
-        checkpoint: fine-tuned weights; None runs random weights (tests only: the row says so).
-        spatial_dims: the path the classifier was fine-tuned for (2 or 3): an item of the other
-            kind is an error naming it; None takes both.
-        wrong_depth: a volume whose depth differs from the network's: "resize" or "error".
-
-    Returns:
-        the row: ``p_<class>`` per class, ``predicted``, ``spatial_dims``, ``weights``.
-    """
-    import torch
-
-    from medvit.nets import UnifiedViT
-    from medvit.nets.vit_checkpoints import cached_classifier
-    from medvit.uni4eye.items import load_item
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    arguments = {**(network or {}), "num_classes": len(classes), "global_pool": True}
-    model = cached_classifier(UnifiedViT, arguments, checkpoint, device)
-    image = load_item({"image": path}, model.img_size, model.img_size_3d, wrong_depth,
-                      spatial_dims)
-    with torch.no_grad():
-        probabilities = torch.softmax(model(image[None].to(device)), dim=1)[0].float().cpu().numpy()
-    row = {f"p_{name}": float(p) for name, p in zip(classes, probabilities)}
-    row.update({"predicted": classes[int(np.argmax(probabilities))], "spatial_dims": image.ndim - 1,
-                "weights": Path(checkpoint).name if checkpoint else "random (no checkpoint)"})
-    return row
+def prediction_columns(classes: Sequence[str]) -> list[str]:
+    """The table's result columns: ``p_<class>`` per class, then :data:`CASE_COLUMNS`."""
+    return [*(f"p_{name}" for name in classes), *CASE_COLUMNS]
 
 
-def cohort_inputs(dataset: str | os.PathLike, spatial_dims: int | None = None, labelled: bool = False
-                  ) -> tuple[list[Path], Path, dict[str, int]]:
+def dataset_root(dataset: str | os.PathLike) -> Path:
+    """The folder case ids start from: a dataset description's folder, or the folder itself."""
+    dataset = Path(dataset)
+    if dataset.is_file():
+        return dataset.parent
+    if not dataset.is_dir():
+        raise MedvitError(f"{dataset}: no such dataset description or folder")
+    return dataset
+
+
+def dataset_description(dataset: str | os.PathLike) -> Path:
+    """The dataset description (JSON) ``dataset`` names: itself, or the ``dataset.json`` in that folder."""
+    dataset = Path(dataset)
+    return dataset if dataset.suffix.lower() == ".json" else dataset / "dataset.json"
+
+
+def cohort_paths(dataset: str | os.PathLike, spatial_dims: int | None = None, labelled: bool = False) -> list[Path]:
     """What a cohort run reads: the items of a dataset description (JSON; ``spatial_dims`` and
     ``labelled`` select as :func:`~medvit.uni4eye.items.read_items`), or every photo, NIfTI
-    file and B-scan folder under a folder.
-
-    Returns:
-        ``(paths, root, labels)``: ``labels`` maps the case id (path relative to ``root``) to
-        the item's label, where the description gives one.
-    """
+    file and B-scan folder under a folder."""
     from medvit.io.image_stack import is_image_stack
     from medvit.io.nifti import is_nifti_path
     from medvit.io.photo import PHOTO_SUFFIXES
@@ -72,12 +58,8 @@ def cohort_inputs(dataset: str | os.PathLike, spatial_dims: int | None = None, l
 
     dataset = Path(dataset)
     if dataset.is_file():
-        items = read_items(dataset, spatial_dims, labelled)
-        root = dataset.parent
-        labels = {os.path.relpath(item["image"], root): item["label"] for item in items if "label" in item}
-        return [Path(item["image"]) for item in items], root, labels
-    if not dataset.is_dir():
-        raise MedvitError(f"{dataset}: no such dataset description or folder")
+        return [Path(item["image"]) for item in read_items(dataset, spatial_dims, labelled)]
+    dataset_root(dataset)  # a clear error where there is no such folder
     entries = sorted(dataset.rglob("*"))
     stacks = [p for p in entries if p.is_dir() and is_image_stack(p)]
     in_stacks = set(stacks)
@@ -85,94 +67,103 @@ def cohort_inputs(dataset: str | os.PathLike, spatial_dims: int | None = None, l
              and (p.suffix.lower() in PHOTO_SUFFIXES or is_nifti_path(p)) and in_stacks.isdisjoint(p.parents)]
     if not stacks and not files:
         raise MedvitError(f"{dataset}: no images, NIfTI volumes or B-scan folders found")
-    return sorted(stacks + files), dataset, {}
+    return sorted(stacks + files)
+
+
+def dataset_labels(dataset: str | os.PathLike, spatial_dims: int | None = None) -> dict[str, int]:
+    """Case id (the item's path relative to the description's folder, as the table's ``image``
+    column) → label, for the labelled items of a dataset description of kind ``spatial_dims``."""
+    from medvit.uni4eye.items import read_items
+
+    root = dataset_root(dataset)
+    return {Path(os.path.relpath(item["image"], root)).as_posix(): item["label"]
+            for item in read_items(dataset, spatial_dims, labelled=True)}
+
+
+def bundle_overrides(network: dict | None = None, checkpoint: str | os.PathLike | None = None,
+                     classes: Sequence[str] | None = None, spatial_dims: int | None = None,
+                     wrong_depth: str | None = None, device: str | None = None, **others) -> dict:
+    """Config overrides for the bundle from Python arguments.
+
+    Args:
+        network: ``network_args`` entries (:class:`~medvit.nets.UnifiedViT` sizes, width, depth).
+        checkpoint: fine-tuned weights; None runs random weights (tests only: the rows say so).
+        classes: the class names (default :data:`DEFAULT_CLASSES`).
+        spatial_dims: the path the classifier was fine-tuned for (2 or 3): an item of the other
+            kind is an error naming it; None (unlike the config's 3) takes both.
+        wrong_depth: a volume whose depth differs from the network's: "resize" or "error".
+        others: further config ids (``workers``, ``progress``, ...).
+    """
+    overrides = {f"network_args#{key}": value for key, value in (network or {}).items()}
+    overrides["load_pretrain"] = bool(checkpoint)
+    if checkpoint:
+        overrides["ckpt_path"] = os.fspath(checkpoint)
+    overrides["class_names"] = list(classes or DEFAULT_CLASSES)
+    overrides["spatial_dims"] = spatial_dims
+    if wrong_depth is not None:
+        overrides["wrong_depth"] = wrong_depth
+    if device is not None:
+        overrides["device"] = device
+    return {**overrides, **others}
+
+
+def _run(config: str, **overrides):
+    """:func:`medvit.bundle.run.run_config` of this bundle, MONAI's wrappers taken off a medvit error
+    (e.g. a missing checkpoint, found when the network is built)."""
+    from medvit.batch.worker import unwrap_monai_error
+    from medvit.bundle.registry import bundles_root
+    from medvit.bundle.run import run_config
+
+    try:
+        return run_config(bundles_root() / BUNDLE_NAME, config, **overrides)
+    except RuntimeError as err:
+        cause = unwrap_monai_error(err)
+        if isinstance(cause, MedvitError):
+            raise cause from None
+        raise
 
 
 def run_ophthalmic_cohort(dataset: str | os.PathLike, output_dir: str | os.PathLike, *, workers: int = 1,
                           scheduler=None, progress: bool = True, resume: bool = True, labelled_only: bool = False,
                           **options):
-    """Classify every item of ``dataset`` (a dataset description or a folder); one row per
-    item in ``<output_dir>/predictions.csv`` (a failed item gets an error row, the others go on).
-    ``labelled_only``: only the description's labelled items of the classifier's kind
-    (``spatial_dims``), as evaluation scores them.
+    """The bundle's ``inference.json`` on every item of ``dataset`` (a dataset description or a
+    folder); one row per item in ``<output_dir>/predictions.csv`` (a failed item gets an error
+    row, the others go on). ``labelled_only``: only the description's labelled items of the
+    classifier's kind (``spatial_dims``), as evaluation scores them.
 
-    ``options`` are :func:`classify_item`'s keyword arguments.
+    ``options`` are :func:`bundle_overrides`' arguments. Returns the table.
     """
-    from medvit.batch import run_cohort
-    from medvit.batch.ids import checkpoint_provenance
-
-    settings = dict(options)
-    settings["classes"] = list(settings.get("classes") or DEFAULT_CLASSES)
-    provenance = checkpoint_provenance(settings, BUNDLE_NAME)
-    if settings.get("network"):
-        settings["network"] = json.loads(json.dumps(settings["network"]))  # tuples from configs -> lists
-    selection = (settings.get("spatial_dims"), True) if labelled_only else (None, False)
-    paths, root, _ = cohort_inputs(dataset, *selection)
-    columns = [*(f"p_{name}" for name in settings["classes"]), "predicted", "spatial_dims", "weights"]
-    return run_cohort(paths, classify_item, Path(output_dir) / "predictions.csv", settings, columns=columns,
-                      workers=workers, scheduler=scheduler, case_id="relative", root=root, progress=progress,
-                      resume=resume, provenance=provenance)
-
-
-def cohen_kappa(truth: Sequence[int], predicted: Sequence[int], num_classes: int, weights: str | None = None) -> float:
-    """Cohen's kappa of two labelings (``weights``: None, "linear" or "quadratic" disagreement)."""
-    confusion = np.zeros((num_classes, num_classes))
-    np.add.at(confusion, (np.asarray(truth), np.asarray(predicted)), 1)
-    i, j = np.indices(confusion.shape)
-    penalty = {None: (i != j).astype(float), "linear": np.abs(i - j), "quadratic": (i - j) ** 2.0}[weights]
-    expected = np.outer(confusion.sum(1), confusion.sum(0)) / confusion.sum()
-    denominator = (penalty * expected).sum()
-    return float(1 - (penalty * confusion).sum() / denominator) if denominator else float("nan")
-
-
-def classification_metrics(labels: Sequence[int], probabilities: np.ndarray, kappa_weights: str | None = None) -> dict:
-    """``auc`` (ROC; one-vs-rest macro average beyond two classes), ``accuracy``, ``kappa``, ``n``.
-
-    Args:
-        labels: (N,) integer classes; probabilities: (N, C).
-    """
-    import torch
-    from monai.metrics import compute_roc_auc
-
-    labels = np.asarray(labels, dtype=int)
-    probabilities = np.asarray(probabilities, dtype=float)
-    classes = probabilities.shape[1]
-    predicted = probabilities.argmax(axis=1)
-    if len(np.unique(labels)) < 2:
-        auc = float("nan")  # undefined with one class present
-    elif classes == 2:
-        auc = float(compute_roc_auc(torch.tensor(probabilities[:, 1]), torch.tensor(labels)))
-    else:
-        onehot = np.eye(classes)[labels]
-        auc = float(compute_roc_auc(torch.tensor(probabilities), torch.tensor(onehot), average="macro"))
-    return {"auc": auc, "accuracy": float((predicted == labels).mean()),
-            "kappa": cohen_kappa(labels, predicted, classes, kappa_weights), "n": int(len(labels))}
+    overrides = bundle_overrides(**options)
+    if labelled_only:
+        overrides["cohort#inputs"] = "$medvit.uni4eye.classify.cohort_paths(@dataset_dir, @spatial_dims, labelled=True)"
+    return _run("inference.json", dataset_dir=os.fspath(dataset), output_dir=os.fspath(output_dir), workers=workers,
+                scheduler=scheduler, progress=progress, resume=resume, **overrides)
 
 
 def evaluate_ophthalmic_cohort(dataset: str | os.PathLike, output_dir: str | os.PathLike, *,
                                kappa_weights: str | None = None, **options) -> dict:
-    """Classify the labelled items of a dataset description (:func:`run_ophthalmic_cohort`) and
-    score them: ``<output_dir>/metrics.csv`` (AUC, accuracy, kappa, n) and ``evaluated.csv`` (each
-    scored item's label and prediction) beside ``predictions.csv``. Items that failed are left
-    out of the metrics (their rows in ``predictions.csv`` say why).
+    """The bundle's ``evaluate.json``: classify the labelled items of a dataset description and
+    score them (:func:`medvit.uni4eye.evaluation.score_ophthalmic_predictions`: ``metrics.csv``,
+    ``evaluated.csv`` beside ``predictions.csv``). ``options``: as :func:`run_ophthalmic_cohort`.
+    Returns the metrics."""
+    return _run("evaluate.json", dataset_dir=os.fspath(dataset), output_dir=os.fspath(output_dir),
+                kappa_weights=kappa_weights, **bundle_overrides(**options))
+
+
+def classify_item(path: str | os.PathLike, **options) -> dict:
+    """Class probabilities of one image (2D path) or volume (3D path) through the bundle's
+    predictor (built once per process and settings; ``options``: :func:`bundle_overrides`'
+    arguments).
+
+    Returns:
+        the row: ``p_<class>`` per class, ``predicted``, ``spatial_dims``, ``weights``.
     """
-    import pandas as pd
+    from medvit.batch.worker import unwrap_monai_error
+    from medvit.bundle.registry import bundles_root
+    from medvit.bundle.workflow import bundle_component
 
-    from medvit.io.atomic import atomic_path
-
-    _, _, labels = cohort_inputs(dataset, options.get("spatial_dims"), labelled=True)
-    if not labels:
-        raise MedvitError(f"{dataset}: no labelled items to evaluate (items need a \"label\")")
-    table = run_ophthalmic_cohort(dataset, output_dir, labelled_only=True, **options)
-    classes = list(options.get("classes") or DEFAULT_CLASSES)
-    table["label"] = table["image"].map(labels)
-    ok = table[(table["status"] == "ok") & table["label"].notna()]
-    if ok.empty:
-        raise MedvitError(f"{dataset}: every labelled item failed; see {Path(output_dir) / 'predictions.csv'}")
-    probabilities = ok[[f"p_{name}" for name in classes]].to_numpy(dtype=float)
-    metrics = classification_metrics(ok["label"].astype(int).to_numpy(), probabilities, kappa_weights)
-    with atomic_path(Path(output_dir) / "evaluated.csv") as tmp:
-        ok[["image", "label", "predicted", *(f"p_{name}" for name in classes)]].to_csv(tmp, index=False)
-    with atomic_path(Path(output_dir) / "metrics.csv") as tmp:
-        pd.DataFrame([metrics], columns=list(METRIC_COLUMNS)).to_csv(tmp, index=False)
-    return metrics
+    predictor = bundle_component(bundles_root() / BUNDLE_NAME, "predictor", **bundle_overrides(**options))
+    try:
+        return predictor(os.fspath(path))
+    except RuntimeError as err:
+        raise unwrap_monai_error(err) from None

@@ -14,6 +14,7 @@ says which path of the network the item takes; when absent it is what the file h
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -24,9 +25,7 @@ import numpy as np
 from monai.transforms import Transform
 
 from medvit.errors import MedvitError
-
-WRONG_DEPTH = ("resize", "error")
-INTENSITY_PERCENTILES = (0.5, 99.5)
+from medvit.uni4eye.transforms import WRONG_DEPTH
 
 
 def item_name(item: Mapping) -> str:
@@ -104,71 +103,39 @@ def read_items(dataset: str | os.PathLike | Sequence[Mapping], spatial_dims: int
     return items
 
 
-def to_grey(array: np.ndarray, meta: Mapping) -> np.ndarray:
-    """One grey channel from what :func:`medvit.io.read_image` returns (colour -> luma)."""
-    from medvit.io.image_stack import grey
+@functools.lru_cache(maxsize=8)
+def _loader(size_2d, size_3d: tuple, wrong_depth: str, spatial_dims: int | None):
+    from monai.transforms import Compose
 
-    array = np.asarray(array)
-    if not np.isnan(meta.get("original_channel_dim", np.nan)):
-        return grey(array)
-    return array
+    from medvit.uni4eye.transforms import ophthalmic_transforms
+
+    return Compose(ophthalmic_transforms(size_2d, size_3d, wrong_depth, spatial_dims))
 
 
 def load_item(item: Mapping, size_2d: Sequence[int] | int, size_3d: Sequence[int], wrong_depth: str = "resize",
               spatial_dims: int | None = None):
     """One item as the network's input: (1, *size) float32 tensor, zero mean and unit variance.
 
-    Colour is converted to grey, intensities are clipped to the 0.5th - 99.5th percentiles, the
-    image is resized (area / trilinear) to ``size_2d`` or ``size_3d`` and standardised (a
-    network fed [0, 1] intensities barely separates them from the position embedding). A
-    volume whose depth (its number of B-scans, the last axis) is not ``size_3d[2]`` is resized
-    with ``wrong_depth="resize"`` and refused with ``"error"``.
+    The bundle's preprocessing (:func:`medvit.uni4eye.transforms.ophthalmic_transforms`): colour
+    is converted to grey, intensities are clipped to the 0.5th - 99.5th percentiles, the image is
+    resized (area / trilinear) to ``size_2d`` or ``size_3d`` and standardised. A volume whose
+    depth (its number of B-scans, the last axis) is not ``size_3d[2]`` is resized with
+    ``wrong_depth="resize"`` and refused with ``"error"``.
 
     Raises:
         MedvitError: naming the item: unreadable, its dimensionality not the item's
             ``spatial_dims`` (or ``spatial_dims`` given here: the network path asked for), a
             blank image, or a volume of the wrong depth under ``"error"``.
     """
-    import torch
-    import torch.nn.functional as F
+    from medvit.batch.worker import unwrap_monai_error
 
-    from medvit.io import read_image
-
-    if wrong_depth not in WRONG_DEPTH:
-        raise ValueError(f"wrong_depth must be one of {WRONG_DEPTH}, got {wrong_depth!r}")
-    name = item_name(item)
-    array, meta = read_image(item["image"])
-    array = to_grey(array, meta)
-    while array.ndim > 2 and array.shape[-1] == 1:  # e.g. a B-scan saved as an (x, y, 1) NIfTI
-        array = array[..., 0]
-    dims = array.ndim
-    for wanted, why in ((item.get("spatial_dims"), "the dataset description says spatial_dims {}"),
-                        (spatial_dims, "this network takes {}D items only")):
-        if wanted is not None and dims != wanted:
-            raise MedvitError(f"{name}: a {dims}D image (shape {array.shape}) given to the {wanted}D path "
-                              f"({why.format(wanted)})")
-    if dims not in (2, 3):
-        raise MedvitError(f"{name}: expected a 2D image or a 3D volume, got shape {array.shape}")
-    values = array.astype(np.float32)
-    if not np.isfinite(values).all():
-        raise MedvitError(f"{name}: the image has NaN or infinite values")
-    low, high = np.percentile(values, INTENSITY_PERCENTILES)
-    if high <= low:
-        low, high = values.min(), values.max()
-    if high <= low:
-        raise MedvitError(f"{name}: the image is blank (one grey value)")
-    values = np.clip((values - low) / (high - low), 0, 1).astype(np.float32)
-    size = tuple(np.broadcast_to(size_2d, (2,))) if dims == 2 else tuple(size_3d)
-    if dims == 3 and values.shape[2] != size[2] and wrong_depth == "error":
-        raise MedvitError(f"{name}: a volume of depth {values.shape[2]} (B-scans), the network takes {size[2]}; "
-                          "resample it, or let medvit resize it (wrong_depth='resize')")
-    tensor = torch.from_numpy(values)[None, None]
-    if tuple(values.shape) != tuple(int(s) for s in size):
-        mode = "area" if dims == 2 else "trilinear"
-        tensor = F.interpolate(tensor, size=tuple(int(s) for s in size), mode=mode,
-                               **({} if mode == "area" else {"align_corners": False}))
-    tensor = tensor[0]
-    return ((tensor - tensor.mean()) / tensor.std().clamp(min=1e-6)).contiguous()
+    size_2d = int(size_2d) if np.ndim(size_2d) == 0 else tuple(int(s) for s in size_2d)
+    loader = _loader(size_2d, tuple(int(s) for s in size_3d), wrong_depth, spatial_dims)
+    try:
+        image = loader({**item, "name": item_name(item)})["image"]
+    except RuntimeError as err:  # MONAI's "applying transform ..." wrapper: the cause says what is wrong
+        raise unwrap_monai_error(err) from None
+    return image.as_tensor() if hasattr(image, "as_tensor") else image
 
 
 class LoadOphthalmicd(Transform):
@@ -179,6 +146,8 @@ class LoadOphthalmicd(Transform):
 
     def __init__(self, size_2d: Sequence[int] | int, size_3d: Sequence[int], wrong_depth: str = "resize",
                  keep: Sequence[str] | None = None, spatial_dims: int | None = None) -> None:
+        if wrong_depth not in WRONG_DEPTH:
+            raise ValueError(f"wrong_depth must be one of {WRONG_DEPTH}, got {wrong_depth!r}")
         self.size_2d, self.size_3d, self.wrong_depth = size_2d, tuple(size_3d), wrong_depth
         self.keep, self.spatial_dims = keep, spatial_dims
 
