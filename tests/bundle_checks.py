@@ -19,6 +19,15 @@ from medvit.bundle.registry import bundles_root
 from medvit.bundle.run import bundle_parser, config_paths
 
 
+class FlippedInferer:
+    """The network on the input mirrored along its first spatial axis: a MONAI-style inferer
+    (``inferer(inputs, network)``) for classifiers, whose (B, C) output no sliding-window
+    inferer takes. A swapped inferer is how a user changes their inference, and must reach the run."""
+
+    def __call__(self, inputs, network, *args, **kwargs):
+        return network(inputs.flip(2), *args, **kwargs)
+
+
 def bundle_dir(name: str) -> Path:
     return bundles_root() / name
 
@@ -32,7 +41,7 @@ def run_cli(name: str, config: str | list[str] = "inference.json", timeout: floa
                "--meta_file", str(bundle / "configs" / "metadata.json"), "--bundle_root", str(bundle)]
     for key, value in overrides.items():
         command += [f"--{key}", value if isinstance(value, str) else repr(value)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).parents[1])
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 

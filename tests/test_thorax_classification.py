@@ -87,8 +87,7 @@ def test_the_network_inferer_and_device_of_the_config_are_what_runs(thorax_case,
 
     _run(thorax_case, tmp_path / "toy")
     _run(thorax_case, tmp_path / "tiny", load_pretrain=False, **{"network_args#name": "vit_tiny_patch16"})
-    _run(thorax_case, tmp_path / "windows", **{"inferer": {"_target_": "SlidingWindowInferer", "roi_size": [112, 112],
-                                                          "sw_batch_size": 2, "overlap": 0.5}})
+    flipped = _run(thorax_case, tmp_path / "flipped", inferer={"_target_": "tests.bundle_checks.FlippedInferer"})
     toy, tiny = provenance(tmp_path / "toy" / "predictions.csv"), provenance(tmp_path / "tiny" / "predictions.csv")
     _, toy_shapes = architecture(BUNDLE, "inference.json", **{"network_args#name": "vit_toy_patch16"})
     _, tiny_shapes = architecture(BUNDLE, "inference.json", **{"network_args#name": "vit_tiny_patch16"})
@@ -96,13 +95,12 @@ def test_the_network_inferer_and_device_of_the_config_are_what_runs(thorax_case,
     assert tiny["parameters"] == sum(np.prod(s) for s in tiny_shapes.values()) > toy["parameters"]
     assert toy["network"] == "ViT" and toy["network_device"] == "cpu" and toy["device"] == "cpu"
     assert toy["inferer"] == {"class": "SimpleInferer"}
-    windows = provenance(tmp_path / "windows" / "predictions.csv")["inferer"]
-    assert windows == {"class": "SlidingWindowInferer", "roi_size": [112, 112], "overlap": 0.5, "sw_batch_size": 2,
-                       "mode": "constant"}
-    # a 112-px window sees another image than the whole 224 one: the probabilities change
-    a = pd.read_csv(tmp_path / "toy" / "predictions.csv")
-    b = pd.read_csv(tmp_path / "windows" / "predictions.csv")
-    assert not np.allclose(a[list(CHESTXRAY14_LABELS)], b[list(CHESTXRAY14_LABELS)])
+    # a classifier's (B, C) output takes no sliding windows: a user changes its inference by
+    # swapping the inferer, and the run uses the swapped one (the probabilities change)
+    assert provenance(tmp_path / "flipped" / "predictions.csv")["inferer"] == {"class": "FlippedInferer"}
+    default = pd.read_csv(tmp_path / "toy" / "predictions.csv")
+    assert (flipped["status"] == "ok").all() and (default["status"] == "ok").all()
+    assert not np.allclose(default[list(CHESTXRAY14_LABELS)], flipped[list(CHESTXRAY14_LABELS)])
 
 
 def test_monai_label_style_run_of_the_components_gives_the_bundles_prediction(thorax_case, tmp_path):
@@ -122,6 +120,7 @@ def test_monai_label_style_run_of_the_components_gives_the_bundles_prediction(th
 def test_a_preprocessing_override_changes_what_runs(thorax_case, tmp_path):
     table = _run(thorax_case, tmp_path / "default")
     other = _run(thorax_case, tmp_path / "other", **{"preprocessing#transforms#5#divisor": 0.05})
+    assert (table["status"] == "ok").all() and (other["status"] == "ok").all()
     assert not np.allclose(table[list(CHESTXRAY14_LABELS)], other[list(CHESTXRAY14_LABELS)])
     assert table["settings_hash"].iloc[0] != other["settings_hash"].iloc[0]  # and resuming knows it
 
@@ -141,9 +140,10 @@ def test_command_line_overrides_take_effect(thorax_case, tmp_path):
             progress=False, saliency=False, **{"network_args#name": "vit_toy_patch16",
                                                 "network_def#global_pool": False,
                                                 "preprocessing#transforms#5#divisor": 0.5,
-                                                "inferer#_target_": "SlidingWindowInferer", "inferer#roi_size": [112, 112]})
+                                                "inferer#_target_": "tests.bundle_checks.FlippedInferer"})
     recorded = provenance(tmp_path / "predictions.csv")
-    assert recorded["inferer"]["roi_size"] == [112, 112]
+    assert recorded["inferer"] == {"class": "FlippedInferer"} and recorded["network"] == "ViT"
     settings = json.loads((tmp_path / "predictions.provenance.json").read_text())["settings"]["config"]
     assert settings["preprocessing"]["transforms"][5]["divisor"] == 0.5 and settings["network_def"]["global_pool"] is False
-    assert len(pd.read_csv(tmp_path / "predictions.csv")) == 3
+    table = pd.read_csv(tmp_path / "predictions.csv")
+    assert len(table) == 3 and (table["status"] == "ok").all()

@@ -13,7 +13,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from monai.inferers import Inferer
 
 from medvit.bundle.registry import bundles_root
 from medvit.uni4eye.phantoms import OCT_TASKS, write_ophthalmic_dataset
@@ -190,15 +189,6 @@ NAME = "uni4eye_ophthalmic_mim"
 PROBABILITIES = ["p_normal", "p_fluid"]
 
 
-class FlippedInferer(Inferer):
-    """The network on the input mirrored along its first spatial axis. MONAI's sliding-window
-    inferers need a network with a spatial output, which a classifier has not: a swapped
-    inferer is how a user changes the inference of this bundle, and must reach the run."""
-
-    def __call__(self, inputs, network, *args, **kwargs):
-        return network(inputs.flip(2), *args, **kwargs)
-
-
 @pytest.fixture(scope="module")
 def uni4eye_case(tmp_path_factory):
     """A fundus photo, a B-scan, a folder of B-scans and a NIfTI volume (40 × 36 × 20: resized to
@@ -235,7 +225,7 @@ def test_the_network_inferer_and_device_of_the_config_are_what_runs(uni4eye_case
 
     default = _run(uni4eye_case, tmp_path / "default")
     _run(uni4eye_case, tmp_path / "wider", load_pretrain=False, **{"network_args#hidden_size": 96})
-    flipped = _run(uni4eye_case, tmp_path / "flipped", inferer={"_target_": "tests.test_uni4eye_bundle.FlippedInferer"})
+    flipped = _run(uni4eye_case, tmp_path / "flipped", inferer={"_target_": "tests.bundle_checks.FlippedInferer"})
     recorded = provenance(tmp_path / "default" / "predictions.csv")
     wider = provenance(tmp_path / "wider" / "predictions.csv")
     _, shapes = architecture(NAME, "inference.json", network_args=tiny_net())
@@ -314,7 +304,7 @@ def test_command_line_overrides_take_effect(uni4eye_case, tmp_path):
     run_cli(NAME, dataset_dir=str(uni4eye_case / "data" / "dataset.json"), output_dir=str(tmp_path), load_pretrain=False,
             progress=False, network_args=tiny_net(),
             **{"network_def#global_pool": False, "preprocessing#transforms#2#spatial_dims": 2,
-               "inferer#_target_": "tests.test_uni4eye_bundle.FlippedInferer"})
+               "inferer#_target_": "tests.bundle_checks.FlippedInferer"})
     recorded = provenance(tmp_path / "predictions.csv")
     _, shapes = architecture(NAME, "inference.json", network_args=tiny_net(), **{"network_def#global_pool": False})
     assert recorded["inferer"] == {"class": "FlippedInferer"}
