@@ -18,9 +18,19 @@ from medvit.errors import MedvitError
 def _cmd_info(args: argparse.Namespace) -> int:
     from medvit.io.reader import describe
 
-    infos = [describe(path, args.series) for path in args.paths]
-    print(json.dumps(infos[0] if len(infos) == 1 else infos, indent=2))
-    return 0
+    if len(args.paths) == 1:
+        print(json.dumps(describe(args.paths[0], args.series), indent=2))
+        return 0
+    # several paths: every one that reads is described; each that does not is one line on stderr
+    infos, failed = [], 0
+    for path in args.paths:
+        try:
+            infos.append(describe(path, args.series))
+        except MedvitError as err:
+            print(f"medvit info: error: {err}", file=sys.stderr)
+            failed += 1
+    print(json.dumps(infos, indent=2))
+    return 1 if failed else 0
 
 
 def _cmd_bundles(args: argparse.Namespace) -> int:

@@ -72,15 +72,20 @@ def read_dicom_image(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
 
 
 def _pixel_spacing(ds) -> tuple[tuple[float, float], str]:
-    """(row, column) spacing in mm and the attribute it came from ("none": 1 pixel)."""
+    """(row, column) spacing in mm and the attribute it came from ("none": 1 pixel). A value
+    that is not a size (0, negative) is passed over, and the source says so."""
+    invalid = []
     for keyword in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
         value = ds.get(keyword)
         if value is not None and len(value) == 2:
             try:
-                return (float(value[0]), float(value[1])), keyword
+                spacing = (float(value[0]), float(value[1]))
             except (TypeError, ValueError):
                 continue
-    return (1.0, 1.0), "none"
+            if all(np.isfinite(s) and s > 0 for s in spacing):
+                return spacing, keyword
+            invalid.append(f"{keyword} {list(spacing)} is not a pixel size")
+    return (1.0, 1.0), "; ".join(invalid + ["none"]) if invalid else "none"
 
 
 def _float(value) -> float | None:

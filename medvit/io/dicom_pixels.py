@@ -8,6 +8,7 @@ palette colour, and the display attributes (window, photometric interpretation).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -34,14 +35,21 @@ def decode_pixels(ds, path: str | os.PathLike) -> np.ndarray:
     """
     from pydicom.pixels import get_decoder
 
-    if not has_pixel_data(ds):
-        sop = ds.get("SOPClassUID")
-        what = f"a {sop.name} object" if sop is not None else "no image"
-        raise ImageReadError(path, f"has no pixel data ({what}, not an image)")
     file_meta = getattr(ds, "file_meta", None)
     syntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    if not has_pixel_data(ds):
+        sop = ds.get("SOPClassUID") or (file_meta.get("MediaStorageSOPClassUID") if file_meta is not None else None)
+        name = getattr(sop, "name", str(sop)) if sop is not None else ""
+        if "Image Storage" in name:  # an image object whose pixels were never reached
+            encoded = f"; it says it is encoded as {syntax.name}" if syntax is not None and syntax.is_transfer_syntax else ""
+            raise ImageReadError(path, f"is a {name} object but no pixel data could be read: the file is cut short "
+                                       f"or damaged ({Path(path).stat().st_size} bytes{encoded})")
+        what = f"a {name} object" if name else "no image"
+        raise ImageReadError(path, f"has no pixel data ({what}, not an image)")
     if syntax is None:
         raise ImageReadError(path, "has no Transfer Syntax UID in its file meta, so its pixels cannot be decoded")
+    if not syntax.is_transfer_syntax:
+        raise ImageReadError(path, f"its Transfer Syntax UID {syntax} is not a transfer syntax: the pixels cannot be decoded")
     if syntax.is_compressed:
         try:
             decoder = get_decoder(syntax)
@@ -52,10 +60,37 @@ def decode_pixels(ds, path: str | os.PathLike) -> np.ndarray:
             raise ImageReadError(
                 path, f"pixel data compressed as '{syntax.name}' and no decoder for it is installed ({needs})"
             )
+    if not syntax.is_compressed:
+        check_pixel_length(ds, path)
     try:
         return ds.pixel_array
     except (ValueError, RuntimeError, AttributeError, TypeError, KeyError) as err:
         raise ImageReadError(path, f"cannot decode its pixel data ({syntax.name}): {first_line(err)}") from None
+
+
+def check_pixel_length(ds, path: str | os.PathLike) -> None:
+    """Native (uncompressed) pixel data must be as long as Rows × Columns × samples × frames ×
+    BitsAllocated says: a header that does not describe its pixels (BitsAllocated 8 over 16-bit
+    data) would otherwise be read as frames of garbage.
+
+    Raises:
+        ImageReadError: naming the file, the lengths and the attributes.
+    """
+    rows, columns = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    samples, frames = int(ds.get("SamplesPerPixel", 1) or 1), int(ds.get("NumberOfFrames", 1) or 1)
+    bits = int(ds.get("BitsAllocated", 0) or 0)
+    if not (rows and columns and bits) or "PixelData" not in ds:
+        return
+    expected = (rows * columns * samples * frames * bits + 7) // 8
+    actual = len(ds.PixelData)
+    if actual in (expected, expected + 1):  # one byte of padding to an even length
+        return
+    layout = f"Rows {rows} × Columns {columns} × SamplesPerPixel {samples} × frames {frames} at BitsAllocated {bits}"
+    if actual < expected:
+        raise ImageReadError(path, f"cannot decode its pixel data: PixelData holds {actual:,} bytes, less than expected "
+                                   f"({layout} make {expected:,}): the file is cut short or its header is wrong")
+    raise ImageReadError(path, f"PixelData holds {actual:,} bytes but {layout} make {expected:,}: "
+                               "the header does not describe the pixels")
 
 
 def stored_value_range(ds) -> tuple[float, float]:
@@ -75,6 +110,9 @@ def modality_values(ds, stored: np.ndarray) -> np.ndarray:
 
     if "ModalityLUTSequence" not in ds and "RescaleSlope" not in ds and "RescaleIntercept" not in ds:
         return stored
+    if "RescaleSlope" in ds and float(ds.RescaleSlope or 0) == 0 and "ModalityLUTSequence" not in ds:
+        raise ImageReadError(ds.filename if isinstance(getattr(ds, "filename", None), str) else "DICOM image",
+                             "RescaleSlope is 0: every pixel would get the same value (a damaged header)")
     values = apply_modality_lut(stored, ds)
     return values.astype(np.float32) if values.dtype.kind == "f" else values
 

@@ -120,7 +120,7 @@ def _read_header(path: Path) -> SliceHeader | None:
     if str(ds.get("SOPClassUID", "")) == DICOMDIR_SOP_CLASS:
         return None
     try:
-        return SliceHeader(
+        header = SliceHeader(
             path=path,
             series_uid=str(ds.get("SeriesInstanceUID", "")) or "(no SeriesInstanceUID)",
             description=str(ds.get("SeriesDescription", "")).strip(),
@@ -134,6 +134,11 @@ def _read_header(path: Path) -> SliceHeader | None:
         )
     except (TypeError, ValueError) as err:
         raise ImageReadError(path, f"invalid geometry attribute ({first_line(err)})") from None
+    spacing = header.pixel_spacing
+    if spacing is not None and not all(np.isfinite(s) and s > 0 for s in spacing):
+        raise ImageReadError(path, f"PixelSpacing {list(map(float, spacing))} is not a pixel size (must be > 0 mm): "
+                                   "the series has no usable geometry")
+    return header
 
 
 def _vector(value, length: int) -> np.ndarray | None:

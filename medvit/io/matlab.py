@@ -114,10 +114,13 @@ def mat_variables(path: str | os.PathLike) -> list[str]:
         with open_hdf5(path) as file:
             return sorted(k for k, v in file.items() if isinstance(v, h5py.Dataset) and not k.startswith("#"))
     from scipy.io import whosmat
+    from scipy.io.matlab import MatReadError
 
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise ImageReadError(path, "is an empty file, not a MATLAB file")
     try:
         return sorted(entry[0] for entry in whosmat(path))
-    except (ValueError, OSError, TypeError) as err:
+    except (MatReadError, ValueError, OSError, TypeError, IndexError) as err:  # scipy: IndexError on short files
         raise ImageReadError(path, f"not a readable MATLAB file ({first_line(err)})") from None
 
 
@@ -157,8 +160,10 @@ def read_mat_variable(path: str | os.PathLike, name: str, matlab_order: bool = F
     names = mat_variables(path)
     if name not in names:
         raise VariableReadError(path, name, f"is not in the file; it holds: {', '.join(names) or 'nothing'}")
+    from scipy.io.matlab import MatReadError
+
     try:
         array = loadmat(path, variable_names=[name])[name]
-    except (ValueError, OSError, TypeError) as err:
+    except (MatReadError, ValueError, OSError, TypeError, IndexError) as err:  # scipy: IndexError on short files
         raise ImageReadError(path, f"not a readable MATLAB file ({first_line(err)})") from None
     return array if matlab_order else array.T

@@ -79,12 +79,16 @@ class MedvitReader(ImageReader):
 
 
 def check_finite(array: np.ndarray, path) -> None:
-    """Refuse NaN / infinite values: a network would turn them into NaN outputs, never an error.
+    """Refuse NaN / infinite values (a network would turn them into NaN outputs, never an error)
+    and complex values (no bundle takes them; a silent cast would drop the imaginary part).
 
     Raises:
-        ImageReadError: naming the file and how many values are not finite.
+        ImageReadError: naming the file and what is wrong.
     """
-    if array.dtype.kind in "fc":
+    if array.dtype.kind == "c":
+        raise ImageReadError(path, f"has complex values ({array.dtype}): the bundles take real-valued images "
+                                   "(save the magnitude)")
+    if array.dtype.kind == "f":
         bad = array.size - int(np.count_nonzero(np.isfinite(array)))
         if bad:
             raise ImageReadError(path, f"{bad} of {array.size} values are NaN or infinite")

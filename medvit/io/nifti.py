@@ -35,15 +35,21 @@ def read_nifti(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
     with captured_warnings() as messages:
         try:
             img = nib.load(os.fspath(path))
+        except FileNotFoundError:
+            raise ImageReadError(path, "no such file") from None
+        except (nib.filebasedimages.ImageFileError, EOFError, OSError, ValueError) as err:
+            raise ImageReadError(path, f"not a readable NIfTI file ({first_line(err)})") from None
+        check_header(img, path)
+        try:
             array = np.asanyarray(img.dataobj)
         except FileNotFoundError:
             raise ImageReadError(path, "no such file") from None
         except (nib.filebasedimages.ImageFileError, EOFError, OSError, ValueError) as err:
             raise ImageReadError(path, f"not a readable NIfTI file ({first_line(err)})") from None
+        except MemoryError:
+            raise ImageReadError(path, f"{'x'.join(map(str, img.shape))} voxels do not fit in this machine's memory") from None
     if array.ndim < 2 or array.ndim > 4:
         raise ImageReadError(path, f"has {array.ndim} dimensions; medvit reads 2D, 3D or 3D+channel NIfTI")
-    if array.size == 0:
-        raise ImageReadError(path, "contains no voxels")
     channel_last = array.ndim == 4
     meta = image_meta(
         path,
@@ -57,6 +63,29 @@ def read_nifti(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
     )
     return array, meta
 
+
+
+def check_header(img, path: str | os.PathLike) -> None:
+    """Refuse, before any voxel is read, what the header makes unusable: a zero-size axis, a
+    singular affine (an axis of zero length: no geometry), more voxels than the file holds.
+
+    Raises:
+        ImageReadError: naming the file and the header's fault.
+    """
+    shape = tuple(int(n) for n in img.shape)
+    if 0 in shape:
+        raise ImageReadError(path, f"has a zero-size axis (shape {shape}): no voxels")
+    linear = np.asarray(img.affine, dtype=float)[:3, :3]
+    if not np.isfinite(linear).all() or abs(np.linalg.det(linear)) < 1e-12:
+        raise ImageReadError(path, "its affine (sform / qform) is singular or not finite: a voxel axis has no "
+                                   "length or direction, so the image has no usable geometry")
+    needed = int(np.prod(shape, dtype=np.float64)) * img.get_data_dtype().itemsize
+    if not os.fspath(path).lower().endswith(".gz"):
+        available = os.path.getsize(path) - int(img.header.get("vox_offset", 0))
+        if needed > available:
+            raise ImageReadError(path, f"the header declares {'x'.join(map(str, shape))} {img.get_data_dtype()} "
+                                       f"voxels ({needed / 1e9:,.1f} GB) but the file holds {max(available, 0):,} "
+                                       "bytes of them: the header is damaged or the file cut short")
 
 
 def check_gzip_stream(path: str | os.PathLike, chunk: int = 1 << 22) -> None:

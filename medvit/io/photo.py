@@ -37,6 +37,8 @@ def read_photo(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
             raise ImageReadError(path, "no such file") from None
         except UnidentifiedImageError:
             raise ImageReadError(path, "not an image file (Pillow cannot identify its format)") from None
+        except Image.DecompressionBombError as err:
+            raise ImageReadError(path, f"refused: {first_line(err)} (a decompression bomb, or a damaged header)") from None
         except (OSError, ValueError, SyntaxError) as err:
             raise ImageReadError(path, f"damaged or truncated image ({first_line(err)})") from None
     if pixels.ndim == 3 and pixels.shape[-1] == 1:

@@ -16,6 +16,8 @@ from medvit.errors import ImageReadError
 from medvit.io.meta import channel_count, spacing_from_affine
 
 DICOM_MAGIC_OFFSET = 128
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+HDF5_USER_BLOCK = 512  # MATLAB v7.3 files are HDF5 after a 512-byte MATLAB header
 
 
 def image_kind(path: str | os.PathLike) -> str:
@@ -42,8 +44,11 @@ def image_kind(path: str | os.PathLike) -> str:
     if is_nifti_path(path):
         return "nifti"
     with open(path, "rb") as fh:
-        head = fh.read(DICOM_MAGIC_OFFSET + 4)
-    if head[DICOM_MAGIC_OFFSET:] == b"DICM" or path.suffix.lower() in (".dcm", ".dicom"):
+        head = fh.read(HDF5_USER_BLOCK + len(HDF5_SIGNATURE))
+    if head.startswith(HDF5_SIGNATURE) or head[HDF5_USER_BLOCK:].startswith(HDF5_SIGNATURE) or head.startswith(b"MATLAB"):
+        raise ImageReadError(path, "is an HDF5 / MATLAB file (e.g. k-space: fastMRI .h5, CMRxRecon .mat), not an "
+                                   "image: the CMRxRecon bundle and medvit.io.FastMRIKSpace read k-space files")
+    if head[DICOM_MAGIC_OFFSET:DICOM_MAGIC_OFFSET + 4] == b"DICM" or path.suffix.lower() in (".dcm", ".dicom"):
         return "dicom-image"
     if _pillow_identifies(path) or path.suffix.lower() in PHOTO_SUFFIXES:
         return "photo"
@@ -51,11 +56,18 @@ def image_kind(path: str | os.PathLike) -> str:
 
 
 def _pillow_identifies(path: Path) -> bool:
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path):
-            return True
+        # Pillow warns (on stderr) about very large images as it opens them: read_photo records it
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path):
+                return True
+    except Image.DecompressionBombError:
+        return True  # an image all the same: read_photo refuses it, naming the size
     except (UnidentifiedImageError, OSError, ValueError):
         return False
 
