@@ -1,5 +1,6 @@
 """The CMRxRecon VarNet bundle: challenge tree in, img4ranking submissions out, training data, scoring."""
 
+import json
 import shutil
 
 import numpy as np
@@ -183,3 +184,149 @@ def test_single_coil_files_run_through_the_single_coil_network(tmp_path):
     assert row["coils"] == 1 and read_submission(tmp_path / "out" / relative).shape == (16, 20, 2, 3)
     item = CMRxSliceDataset(training_files(tmp_path / "data"))[0]
     assert item["image"].shape == (1, 48, 40, 2) and item["label"].shape == (48, 40)
+
+
+# -- the config is what runs (issue 15) -----------------------------------------------------------
+
+from monai.inferers import SimpleInferer  # noqa: E402
+
+
+class ScaledInferer(SimpleInferer):
+    """MONAI's SimpleInferer times ``factor``, recording each call's input shape: shows which
+    inferer a run used (its output scales the submission)."""
+
+    calls: list = []
+
+    def __init__(self, factor: float = 2.0):
+        super().__init__()
+        self.factor = factor
+
+    def __call__(self, inputs, network, *args, **kwargs):
+        ScaledInferer.calls.append(tuple(inputs.shape))
+        return self.factor * super().__call__(inputs, network, *args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def one_case(tmp_path_factory):
+    """One cine file at R = 8 (2 ranked slices × 3 frames) with its FullSample, and a tiny VarNet
+    saved as a fastMRI Lightning checkpoint (``varnet.`` prefix, the loss's window beside it)."""
+    folder = tmp_path_factory.mktemp("cmrx_one")
+    write_cmrx_tree(folder / "data", cases=1, kinds=("cine_sax",), accelerations=(8,), **{**SIZES, "num_frames": 3})
+    torch.manual_seed(0)
+    state = {f"varnet.{k}": v for k, v in VarNet(**TINY).state_dict().items()}
+    torch.save({"state_dict": {**state, "loss.w": torch.ones(1, 1, 7, 7)}, "epoch": 3}, folder / "varnet.ckpt")
+    return folder
+
+
+def _run(case, out, **overrides):
+    settings = {"dataset_dir": str(case / "data"), "output_dir": str(out), "ckpt_path": str(case / "varnet.ckpt"),
+                "device": "cpu", "progress": False, **TINY_OVERRIDES}
+    return run_config(BUNDLE, "inference.json", **{**settings, **overrides})
+
+
+@pytest.fixture(scope="module")
+def tiny_run(one_case, tmp_path_factory):
+    """The bundle's run of ``one_case`` with its checkpoint: (output folder, table)."""
+    out = tmp_path_factory.mktemp("cmrx_tiny_run")
+    return out, _run(one_case, out)
+
+
+def test_the_network_inferer_and_device_of_the_config_are_what_runs(one_case, tiny_run, tmp_path):
+    from tests.bundle_checks import architecture, provenance
+
+    _run(one_case, tmp_path / "wider", load_pretrain=False, **{"network_def#chans": 6})
+    ScaledInferer.calls.clear()
+    _run(one_case, tmp_path / "scaled", inferer={"_target_": "tests.test_recon_bundle.ScaledInferer", "factor": 2.0})
+    tiny, wider = provenance(tiny_run[0] / "reconstructions.csv"), provenance(tmp_path / "wider" / "reconstructions.csv")
+    _, tiny_shapes = architecture(BUNDLE.name, "inference.json", **TINY_OVERRIDES)
+    _, wider_shapes = architecture(BUNDLE.name, "inference.json", **TINY_OVERRIDES, **{"network_def#chans": 6})
+    assert tiny["parameters"] == sum(np.prod(s) for s in tiny_shapes.values())
+    assert wider["parameters"] == sum(np.prod(s) for s in wider_shapes.values()) > tiny["parameters"]
+    assert tiny["network"] == "VarNet" and tiny["network_device"] == "cpu" and tiny["device"] == "cpu"
+    assert tiny["inferer"] == {"class": "SimpleInferer"} and tiny["method"] == "varnet" and tiny["checkpoint_sha256"]
+    # the replaced inferer ran once per ranked (frame, slice), on masked k-space (B, coils, kx, ky, 2)
+    assert provenance(tmp_path / "scaled" / "reconstructions.csv")["inferer"] == {"class": "ScaledInferer"}
+    assert ScaledInferer.calls == [(1, 3, 48, 40, 2)] * 6
+    default, scaled = read_submission(tiny_run[0] / CINE_08), read_submission(tmp_path / "scaled" / CINE_08)
+    np.testing.assert_allclose(scaled, 2 * default, rtol=1e-5)
+    assert not np.allclose(read_submission(tmp_path / "wider" / CINE_08), default)
+
+
+def test_running_the_parsed_components_by_hand_gives_the_bundles_submission(one_case, tiny_run, tmp_path):
+    """preprocessing → inferer(masked k-space, network, mask) per ranked (frame, slice) → postprocessing,
+    written out here: the bundle's run of the same file gives the same file and row."""
+    from medvit.cmrxrecon.reconstruct import varnet_stacked
+    from medvit.cmrxrecon.scoring import ranking_frames, ranking_slices
+    from tests.bundle_checks import components
+
+    bundle_out, table = tiny_run
+    settings = {"dataset_dir": str(one_case / "data"), "output_dir": str(tmp_path / "hand"), "device": "cpu",
+                "ckpt_path": str(one_case / "varnet.ckpt"), **TINY_OVERRIDES}
+    parts = components(BUNDLE.name, **settings)
+    data = parts["preprocessing"]({"image": str(one_case / "data" / CINE_08)})
+    with data["image"] as kspace:
+        slices = range(kspace.num_slices)[ranking_slices(kspace.num_slices)]
+        frames = range(kspace.num_frames)[ranking_frames(kspace.num_frames, data["task"])]
+        images = np.stack([[varnet_stacked(parts["network"], kspace.read_slice(t, z), kspace.num_coils, data["mask"],
+                                           "cpu", parts["inferer"]) for t in frames] for z in slices])
+    data["pred"] = images.transpose(3, 2, 0, 1)  # (z, t, ky, kx) → MATLAB's (sx, sy, z, t)
+    row = parts["postprocessing"](data)["row"]
+    np.testing.assert_allclose(read_submission(tmp_path / "hand" / CINE_08),
+                               read_submission(bundle_out / CINE_08), rtol=1e-5, atol=1e-7)
+    expected = table.iloc[0]
+    for column in ("task", "kind", "acceleration", "coils", "slices", "frames", "method", "weights", "output"):
+        assert row[column] == expected[column], column
+    assert expected["weights"] == "varnet.ckpt"
+
+
+def test_a_baseline_run_owes_nothing_to_the_network(one_case, tmp_path):
+    """method zero_filled: no network is loaded (the checkpoint may be missing), the network's
+    settings are null in the config its cases are rebuilt from, so they change neither its
+    fingerprint nor its output; rebuilt from that config, its predictor gives the same row."""
+    from medvit.bundle.workflow import parse_component
+    from medvit.cmrxrecon.evaluation import ranking_images
+    from tests.bundle_checks import provenance
+
+    first = _run(one_case, tmp_path / "zf", method="zero_filled")
+    again = _run(one_case, tmp_path / "zf", method="zero_filled", ckpt_path=str(tmp_path / "missing.pt"),
+                 **{"network_def#chans": 6, "network_args#num_cascades": 3})
+    assert first["settings_hash"].iloc[0] == again["settings_hash"].iloc[0]
+    assert again["seconds"].iloc[0] == first["seconds"].iloc[0]  # resumed, not redone
+    assert first["weights"].isna().all() and (first["method"] == "zero_filled").all()
+    assert provenance(tmp_path / "zf" / "reconstructions.csv") == {
+        "bundle": "cmrxrecon_varnet_reconstruction", "bundle_version": "0.1.0", "method": "zero_filled"}
+    np.testing.assert_allclose(read_submission(tmp_path / "zf" / CINE_08),
+                               ranking_images(one_case / "data" / CINE_08, "cine"), rtol=1e-6)  # zero-filled
+    sidecar = json.loads((tmp_path / "zf" / "reconstructions.provenance.json").read_text())["settings"]
+    config = sidecar["config"]
+    assert config["network"] is None and config["network_def"] is None and config["ckpt_path"] is None
+    predictor = parse_component(config, sidecar["predictor_id"])
+    assert predictor.network is None
+    row = predictor(str(one_case / "data" / CINE_08))
+    assert row["output"] == first["output"].iloc[0] and row["method"] == "zero_filled"
+
+
+def test_inference_train_and_evaluate_build_the_same_network():
+    from tests.bundle_checks import architecture
+
+    reference = architecture(BUNDLE.name, "inference.json")
+    assert reference[0] == "VarNet"
+    for config in ("train.json", "multi_gpu_train.json", "evaluate.json"):
+        assert architecture(BUNDLE.name, config) == reference, config
+    small = architecture(BUNDLE.name, "inference.json", **TINY_OVERRIDES)
+    assert architecture(BUNDLE.name, "train.json", **TINY_OVERRIDES) == small != reference
+
+
+def test_command_line_overrides_take_effect(one_case, tmp_path):
+    from tests.bundle_checks import architecture, provenance, run_cli
+
+    overrides = {**TINY_OVERRIDES, "network_def#num_cascades": 1, "network_args#chans": 6,
+                 "postprocessing#transforms#0#_disabled_": True}
+    run_cli(BUNDLE.name, dataset_dir=str(one_case / "data"), output_dir=str(tmp_path), load_pretrain=False,
+            progress=False, device="cpu", **overrides)
+    _, shapes = architecture(BUNDLE.name, "inference.json", **overrides)
+    recorded = provenance(tmp_path / "reconstructions.csv")
+    assert recorded["parameters"] == sum(np.prod(s) for s in shapes.values())
+    config = json.loads((tmp_path / "reconstructions.provenance.json").read_text())["settings"]["config"]
+    assert config["network_def"]["num_cascades"] == 1 and config["network_args"]["chans"] == 6
+    assert read_submission(tmp_path / CINE_08).shape == (48, 40, 2, 3)  # the ranking crop was switched off

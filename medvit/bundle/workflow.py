@@ -83,7 +83,8 @@ class CasePredictor:
     (→ ``evaluation``).
 
     Args:
-        network: a ``torch.nn.Module`` on ``device`` (see :func:`load_network`).
+        network: a ``torch.nn.Module`` on ``device`` (see :func:`load_network`); None for a subclass
+            that runs none (a k-space baseline).
         preprocessing: dictionary transform(s) taking ``{image_key: path}``.
         inferer: a MONAI ``Inferer`` (``SimpleInferer``, ``SlidingWindowInferer``, ...).
         postprocessing: dictionary transform(s) on the data with ``pred_key`` added; they write
@@ -104,7 +105,7 @@ class CasePredictor:
         self.inferer = inferer
         self.postprocessing = postprocessing
         self.evaluation = evaluation
-        parameter = next(network.parameters(), None)
+        parameter = next(network.parameters(), None) if network is not None else None
         self.device = torch.device(device) if device is not None else (parameter.device if parameter is not None
                                                                        else torch.device("cpu"))
         self.amp = self.device.type == "cuda" if amp is None else bool(amp)
@@ -130,6 +131,12 @@ class CasePredictor:
             if transforms is not None:
                 data = transforms(data)
         return dict(data.get(ROW_KEY, {}))
+
+    def case_config(self, config: dict) -> dict:
+        """The config this predictor's cases are rebuilt from (workers) and fingerprinted by (resume):
+        ``config`` itself. A subclass that leaves part of it unused (a baseline that runs no network)
+        sets those ids to null, so that they change neither what runs nor what a resumed run reuses."""
+        return config
 
     def describe(self) -> dict:
         """What runs: the network's class, parameter count and device, the inferer and its settings."""
@@ -195,7 +202,7 @@ class Cohort:
         config = active_config()
         if config is not None:
             # run-control keys (workers, ...) left out: they change neither a result nor the fingerprint
-            config = {k: v for k, v in portable_config(config).items() if k not in RUN_CONTROL_KEYS}
+            config = predictor.case_config({k: v for k, v in portable_config(config).items() if k not in RUN_CONTROL_KEYS})
             settings = {"config": config, "predictor_id": predictor_id}
             _PREDICTORS[_predictor_key(settings["config"], predictor_id)] = predictor  # this process: no rebuild
             case_fn = predict_case

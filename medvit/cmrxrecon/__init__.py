@@ -1,7 +1,8 @@
 """CMRxRecon k-space reconstruction with E2E-VarNet: ``bundles/cmrxrecon_varnet_reconstruction``.
 
 - :mod:`~medvit.cmrxrecon.layout`: the challenge's ``.mat`` v7.3 files and folder tree.
-- :mod:`~medvit.cmrxrecon.reconstruct`: a k-space file → a submission file (VarNet or a baseline).
+- :mod:`~medvit.cmrxrecon.reconstruct`: the bundle's predictor, a k-space file → its images (VarNet or a baseline).
+- :mod:`~medvit.cmrxrecon.transforms`: the bundle's dictionary transforms (open the file, crop, write the submission, row).
 - :mod:`~medvit.cmrxrecon.scoring`: ranked slices / frames, PSNR / SSIM / NMSE as the challenge scores.
 - :mod:`~medvit.cmrxrecon.evaluation`: ``medvit recon-score`` and the bundle's ``evaluate.json``.
 - :mod:`~medvit.cmrxrecon.training`: training samples and the SSIM loss of ``train.json``.

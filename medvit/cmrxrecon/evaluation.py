@@ -7,6 +7,9 @@ file, as the challenge's gold standard — or, failing that, the case's ``FullSa
 there, reconstructed as the challenge did (orthonormal centred inverse FFT, RSS) for the
 ranked slices and frames only. One CSV row per file (the cohort runner: a bad file gets an
 error row, re-runs skip what is done), and a summary per coil, kind and acceleration.
+
+The bundle's ``evaluate.json`` (:func:`evaluate_reconstruction`) runs its inference once per
+method (the network, then each baseline) and scores each submission tree so.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from medvit.errors import MedvitError
 METRIC_COLUMNS = ("psnr", "ssim", "nmse")
 LAYOUT_COLUMNS = ("coil", "task", "split", "acceleration", "case", "kind")
 GROUP_COLUMNS = ("coil", "kind", "acceleration")
+# evaluate.json's own keys, and inference.json's run, which each method's run is
+EVALUATE_IDS = ("reference_dir", "baselines")
+INFERENCE_RUN = "$@cohort.run(@predictor)"
 
 
 def ranking_images(path: str | os.PathLike, task: str, reconstruct: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -134,20 +140,34 @@ def score_submissions(pred_dir: str | os.PathLike, ref_dir: str | os.PathLike, o
     return table, summary
 
 
-def evaluate_reconstruction(dataset_dir: str | os.PathLike, output_dir: str | os.PathLike, *,
-                            reference_dir: str | os.PathLike | None = None, baselines=("zero_filled",),
-                            accelerations=(4, 8, 10), workers: int = 1, progress: bool = True, **options):
-    """Reconstruct the undersampled files of ``dataset_dir`` with the network and with each baseline,
-    and score every one like the challenge.
+def method_run(config: dict, method: str, output_dir: str | os.PathLike):
+    """Run the bundle's inference (``config``: its raw config, as :func:`~medvit.bundle.workflow.active_config`
+    gives it) with ``method`` into ``output_dir``: the table of ``<output_dir>/reconstructions.csv``.
 
-    Submissions go to ``<output_dir>/<method>/`` (:func:`~medvit.cmrxrecon.reconstruct.run_cmrx_reconstruction`,
-    ``options`` its keyword arguments), their scores to ``<output_dir>/scores_<method>.csv`` (one row
-    per file, :func:`score_submissions`) with a ``_summary.csv`` each, and the means per method and
-    acceleration side by side to ``<output_dir>/comparison.csv``.
+    The run is ``inference.json``'s own (``cohort.run(predictor)``) in a parser of its own, so its
+    workers rebuild, and its resume fingerprint covers, that method's config; evaluate.json's keys
+    are left out of it (another list of baselines does not redo the network's run).
+    """
+    from monai.bundle import ConfigParser
+
+    variant = {key: value for key, value in config.items() if key not in EVALUATE_IDS}
+    variant.update(method=method, output_dir=os.fspath(output_dir), run=[INFERENCE_RUN])
+    return ConfigParser(variant).get_parsed_content("run")[-1]
+
+
+def evaluate_reconstruction(output_dir: str | os.PathLike, *, reference_dir: str | os.PathLike,
+                            baselines=("zero_filled",), workers: int = 1, progress: bool = True):
+    """``evaluate.json``'s run: reconstruct the undersampled files with the network and with each
+    baseline, and score every one like the challenge.
+
+    Submissions go to ``<output_dir>/<method>/`` (the bundle's inference with ``method`` and that
+    ``output_dir``: :func:`method_run`), their scores to ``<output_dir>/scores_<method>.csv`` (one
+    row per file, :func:`score_submissions`) with a ``_summary.csv`` each, and the means per method
+    and acceleration side by side to ``<output_dir>/comparison.csv``.
 
     Args:
         reference_dir: where the references are (``FullSample`` k-space or ``img4ranking``
-            files at the same place); default ``dataset_dir``.
+            files at the same place).
         baselines: reconstructions without learning to compare with: "zero_filled", "sense".
 
     Returns:
@@ -155,16 +175,17 @@ def evaluate_reconstruction(dataset_dir: str | os.PathLike, output_dir: str | os
     """
     import pandas as pd
 
+    from medvit.bundle.workflow import active_config
     from medvit.io.atomic import atomic_path
-    from medvit.cmrxrecon.reconstruct import run_cmrx_reconstruction
 
+    config = active_config()
+    if config is None:
+        raise MedvitError("evaluate_reconstruction runs inside the bundle's evaluate.json (monai.bundle run)")
     output_dir = Path(output_dir)
-    reference_dir = reference_dir or dataset_dir
     rows = []
     for method in ("varnet", *baselines):
         submissions = output_dir / method
-        table = run_cmrx_reconstruction(dataset_dir, submissions, accelerations=accelerations, method=method,
-                                        workers=workers, progress=progress, **options)
+        table = method_run(config, method, submissions)
         failed = table[table["status"] != "ok"]
         if len(failed) == len(table):
             raise MedvitError(f"{method}: every file failed, e.g. {failed.iloc[0]['image']}: {failed.iloc[0]['error']}")

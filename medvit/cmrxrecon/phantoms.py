@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from medvit.recon.coils import rss
+
 # Per tissue (CSF, GM, WM): proton density, T1 and T2 (ms) at 3 T, roughly.
 PROTON_DENSITY = np.array([1.0, 0.8, 0.7])
 T1_MS = np.array([4000.0, 1400.0, 850.0])
@@ -52,7 +54,7 @@ def coil_maps(num_coils: int, num_ky: int, num_kx: int, seed: int = 0) -> np.nda
         phase = angle + 0.4 * (np.cos(angle) * y - np.sin(angle) * x) + rng.uniform(-np.pi, np.pi)
         maps.append(magnitude * np.exp(1j * phase))
     maps = np.asarray(maps)
-    return (maps / np.sqrt((np.abs(maps) ** 2).sum(0)).max()).astype(np.complex64)
+    return (maps / rss(maps, 0).max()).astype(np.complex64)
 
 
 def _weightings(kind: str, num_frames: int) -> np.ndarray | None:
@@ -159,7 +161,7 @@ def synthetic_kspace(
     if num_coils:
         coil_images = images[:, :, None] * maps
     else:  # single coil: the coil-combined image
-        coil_images = images * np.sqrt((np.abs(maps) ** 2).sum(0))
+        coil_images = images * rss(maps, 0)
     kspace = fft2c(coil_images)
     kspace += noise * (rng.normal(size=kspace.shape) + 1j * rng.normal(size=kspace.shape))
     return {"kspace": kspace.astype(np.complex64), "images": images, "coil_maps": maps, "weightings_ms": weightings}

@@ -23,15 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from medvit.nets.fastmri_unet import Unet
+from medvit.recon.coils import rss
 from medvit.recon.fft import fft2c, ifft2c
-
-
-def _abs_sq(x: torch.Tensor) -> torch.Tensor:
-    return x.real.square() + x.imag.square()
-
-
-def _rss(x: torch.Tensor, dim: int = 1, keepdim: bool = False) -> torch.Tensor:
-    return _abs_sq(x).sum(dim, keepdim=keepdim).sqrt()
 
 
 class NormUnet(nn.Module):
@@ -116,7 +109,7 @@ class SensitivityModel(nn.Module):
         # (10 coils, 512×246), with the same numbers. GPUs prefer the batch.
         chunk = 1 if images.device.type == "cpu" else len(images)
         maps = torch.cat([self.norm_unet(part) for part in images.split(chunk)]).reshape(b, c, h, w)
-        return maps / _rss(maps, dim=1, keepdim=True)
+        return maps / rss(maps, 1, keepdims=True)
 
 
 class VarNetBlock(nn.Module):
@@ -220,4 +213,4 @@ class VarNet(nn.Module):
             current = cascade(current, kspace, line_mask, sens_maps, fft, ifft)
         if self.num_adj_frames > 1:
             current = current.chunk(self.num_adj_frames, dim=1)[self.num_adj_frames // 2]
-        return _rss(ifft(current), dim=1)
+        return rss(ifft(current), 1)

@@ -8,19 +8,23 @@ from medvit.recon.fft import _is_numpy, ifft2c
 from medvit.recon.masks import calibration_lines
 
 
-def rss(data, axis: int = 0):
-    """Root sum of squares over the coil axis: ``sqrt(sum |x|²)``.
+def rss(data, axis: int = 0, keepdims: bool = False):
+    """Root sum of squares over the coil axis: ``sqrt(sum |x|²)``; medvit's one RSS (baselines,
+    E2E-VarNet's output and coil-map normalisation, phantoms).
 
     Args:
         data: complex or real coil images, numpy or torch, coils along ``axis``.
         axis: the coil axis.
+        keepdims: keep ``axis`` with length 1 (to normalise coil maps by their RSS).
 
     Returns:
         real magnitude image with ``axis`` removed (same library as the input).
     """
     if _is_numpy(data):
-        return np.sqrt(np.sum(np.abs(data) ** 2, axis=axis))
-    return data.abs().square().sum(axis).sqrt()
+        return np.sqrt(np.sum(np.abs(data) ** 2, axis=axis, keepdims=keepdims))
+    # |x|² as re² + im² (no square root and square again): fastMRI's rss_complex, which the VarNet matches
+    squared = data.real.square() + data.imag.square() if data.is_complex() else data.square()
+    return squared.sum(axis, keepdim=keepdims).sqrt()
 
 
 def _centred_hann(length: int, width: int) -> np.ndarray:

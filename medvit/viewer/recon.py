@@ -35,8 +35,8 @@ def compare(kspace: np.ndarray, acceleration: int, sense_iterations: int = 10, v
     mask of ``acceleration`` and reconstruct every frame each way.
 
     Args:
-        varnet: optional :class:`~medvit.nets.VarNet` (e.g. :func:`medvit.cmrxrecon.reconstruct.load_varnet`),
-            run on each frame as the bundle runs it (:func:`medvit.cmrxrecon.reconstruct.varnet_frame`).
+        varnet: optional :class:`~medvit.nets.VarNet` (e.g. :func:`varnet_network`), run on each
+            frame as the bundle runs it (:func:`medvit.cmrxrecon.reconstruct.varnet_frame`).
     """
     from medvit.recon.baselines import sense, zero_filled
     from medvit.recon.masks import cmrx_mask
@@ -85,10 +85,32 @@ def read_kspace_slice(path, z: int = 0) -> np.ndarray:
         return np.stack([kspace.read_slice(t, z) for t in range(kspace.num_frames)])
 
 
+def varnet_network(checkpoint: str, network_json: str = "{}"):
+    """The bundle's ``network`` (a VarNet of these constructor arguments, JSON, with the checkpoint's
+    weights, on the CPU), built once per process and settings.
+
+    Raises:
+        MedvitError: the checkpoint is missing or does not fit the arguments.
+    """
+    from medvit.bundle.registry import bundles_root
+    from medvit.bundle.workflow import bundle_component
+    from medvit.cmrxrecon.reconstruct import BUNDLE_NAME
+
+    try:
+        arguments = json.loads(network_json or "{}")
+    except ValueError as err:
+        raise MedvitError(f"VarNet arguments are not JSON: {err}") from None
+    if not isinstance(arguments, dict):
+        raise MedvitError(f"VarNet arguments must be a JSON object, not {network_json!r}")
+    overrides = {f"network_def#{key}": value for key, value in arguments.items()}
+    return bundle_component(bundles_root() / BUNDLE_NAME, "network", ckpt_path=checkpoint, load_pretrain=True,
+                            device="cpu", **overrides)
+
+
 def toy_varnet(make: bool = True) -> tuple[str, str] | None:
     """The ``medvit demo`` step's toy VarNet as ``(checkpoint path, constructor arguments as
-    JSON)`` for :func:`medvit.cmrxrecon.reconstruct.load_varnet`; trained once on first use (a few
-    CPU minutes), None when it is not there and ``make`` is False."""
+    JSON)`` for :func:`varnet_network`; trained once on first use (a few CPU minutes), None when
+    it is not there and ``make`` is False."""
     from medvit.demo import CMRX_TOY_NETWORK
     from medvit.viewer.samples import sample_output
 

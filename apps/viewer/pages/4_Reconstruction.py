@@ -20,10 +20,9 @@ def kspace(path: str, z: int):
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def comparison(path: str, z: int, acceleration: int, iterations: int, checkpoint: str, network_json: str):
-    from medvit.cmrxrecon.reconstruct import load_varnet
-    from medvit.viewer.recon import compare
+    from medvit.viewer.recon import compare, varnet_network
 
-    varnet = load_varnet(network_json, checkpoint) if checkpoint else None
+    varnet = varnet_network(checkpoint, network_json) if checkpoint else None
     return compare(kspace(path, z), acceleration, iterations, varnet=varnet)
 
 
