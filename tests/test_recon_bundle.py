@@ -294,7 +294,8 @@ def test_a_baseline_run_owes_nothing_to_the_network(one_case, tmp_path):
     assert again["seconds"].iloc[0] == first["seconds"].iloc[0]  # resumed, not redone
     assert first["weights"].isna().all() and (first["method"] == "zero_filled").all()
     assert provenance(tmp_path / "zf" / "reconstructions.csv") == {
-        "bundle": "cmrxrecon_varnet_reconstruction", "bundle_version": "0.1.0", "method": "zero_filled"}
+        "bundle": "cmrxrecon_varnet_reconstruction", "bundle_version": "0.1.0", "method": "zero_filled",
+        "dataset_dir": str((one_case / "data").resolve())}
     np.testing.assert_allclose(read_submission(tmp_path / "zf" / CINE_08),
                                ranking_images(one_case / "data" / CINE_08, "cine"), rtol=1e-6)  # zero-filled
     sidecar = json.loads((tmp_path / "zf" / "reconstructions.provenance.json").read_text())["settings"]
