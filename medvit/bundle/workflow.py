@@ -31,10 +31,12 @@ import functools
 import inspect
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import medvit.io.monai_reader  # noqa: F401 - quiets MONAI's GPU DICOM reader notices before configs build LoadImaged
 from medvit.errors import MedvitError
 
 ROW_KEY = "row"
@@ -208,10 +210,49 @@ class Cohort:
             case_fn = predict_case
         else:
             settings, case_fn = {}, predictor
-        return run_cohort(self.inputs, case_fn, self.output_csv, settings, columns=self.columns,
-                          workers=self.workers, scheduler=self.scheduler, case_id=self.case_id, root=self.root,
-                          anonymise=self.anonymise, resume=self.resume, progress=self.progress,
-                          provenance=provenance)
+        table = run_cohort(self.inputs, case_fn, self.output_csv, settings, columns=self.columns,
+                           workers=self.workers, scheduler=self.scheduler, case_id=self.case_id, root=self.root,
+                           anonymise=self.anonymise, resume=self.resume, progress=self.progress,
+                           provenance=provenance)
+        line = summary_line(table, self.output_csv)
+        if (table["status"] == "ok").any() or table.empty:
+            print(line, flush=True)
+            return table
+        raise MedvitError(line)
+
+
+def summary_line(table, output_csv: str | os.PathLike) -> str:
+    """``"3 ok, 1 failed (first error: case_2: ...); table: out/volumes.csv"`` for a cohort table."""
+    ok = int((table["status"] == "ok").sum())
+    failed = table[table["status"] != "ok"]
+    line = f"{ok} ok, {len(failed)} failed"
+    if len(failed):
+        line += f" (first error: {failed.iloc[0]['image']}: {failed.iloc[0]['error']})"
+    return f"{line}; table: {output_csv}"
+
+
+def _one_line_errors(kind, error, trace, previous=sys.excepthook):
+    """``sys.excepthook`` under ``python -m monai.bundle run``: an error of medvit about the user's
+    input or settings, however deep MONAI wrapped it, is one line (no 70-line traceback);
+    anything else is printed as usual."""
+    from medvit.batch.worker import unwrap_monai_error
+
+    cause = unwrap_monai_error(error) if isinstance(error, Exception) else error
+    if isinstance(cause, MedvitError):
+        print(f"error: {cause}", file=sys.stderr)
+        return
+    previous(kind, error, trace)
+
+
+def install_cli_excepthook() -> None:
+    """Use :func:`_one_line_errors` when this process is ``python -m monai.bundle`` (medvit's
+    configs import this module): a user's mistake there is one line, exit status 1."""
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", "") in ("monai.bundle.__main__", "monai.bundle"):
+        sys.excepthook = _one_line_errors
+
+
+install_cli_excepthook()
 
 
 # -- rebuilding the components where the cases run ---------------------------------------------
@@ -240,7 +281,6 @@ def parse_component(config: Mapping, component_id: str):
     """``ConfigParser(config).get_parsed_content(component_id)``."""
     from monai.bundle import ConfigParser
 
-    import medvit.io.monai_reader  # noqa: F401 - quiets MONAI's GPU DICOM reader before LoadImaged is built
 
     return ConfigParser(copy.deepcopy(dict(config))).get_parsed_content(component_id)
 
