@@ -120,9 +120,11 @@ def quality(settings: list[str], checkpoint: str, spacing: float, feature_size: 
     from monai.transforms import ConvertToMultiChannelBasedOnBratsClasses, NormalizeIntensity
 
     from medvit.brats import brats_like_case
-    from medvit.brats.segment import _network
+    from medvit.brats.segment import bundle_dir, bundle_overrides
+    from medvit.bundle.workflow import bundle_component
 
-    model = _network(json.dumps({"feature_size": feature_size}), checkpoint, False, "cpu")
+    model = bundle_component(bundle_dir(), "network", **bundle_overrides({"feature_size": feature_size}, checkpoint,
+                                                                         legacy_merging=False, device="cpu"))
     cases = [brats_like_case(seed=300 + k, spacing=spacing) for k in range(3)]
     print(f"{checkpoint}: feature size {feature_size}, 3 held-out synthetic cases at {spacing} mm "
           f"{cases[0][0].shape[1:]}, roi {roi}³")

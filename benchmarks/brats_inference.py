@@ -54,7 +54,7 @@ def main() -> None:
     from monai.networks.nets import SwinUNETR
 
     from medvit.brats import write_brats_case
-    from medvit.segmentation import brats as pipeline
+    from medvit.brats import segment as pipeline
 
     torch.set_num_threads(torch.get_num_threads())
     roi = (args.roi,) * 3

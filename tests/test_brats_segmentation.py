@@ -290,3 +290,170 @@ def test_brain_mask_skull_strips_the_input_and_bounds_the_labels(tmp_path):
     assert "skull" not in masked["qc_flags"] and masked["brain_mask"] == "head_brainmask.nii.gz"
     labels = np.asarray(nib.load(tmp_path / "out" / masked["segmentation"]).dataobj)
     assert labels.shape == brain.shape and not labels[~brain].any()
+
+
+# -- the config is what runs (issue 15) -----------------------------------------------------------
+
+BUNDLE_NAME = "brats_swin_unetr_segmentation"
+# one Swin block per stage: the smallest network that still runs 64³ windows (4× a 32³ stride)
+TINY = {"network_args#feature_size": 12, "network_def#depths": [1, 1, 1, 1], "roi_size": [64, 64, 64],
+        "overlap": 0.25, "progress": False, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def brats_case(tmp_path_factory):
+    """One synthetic NIfTI case at 4 mm (49×58×47: one 64³ window) with its brain mask, and a
+    checkpoint of the tiny network."""
+    import nibabel as nib
+    import torch
+    from monai.networks.nets import SwinUNETR
+
+    from medvit.brats import LegacyPatchMerging
+
+    folder = tmp_path_factory.mktemp("brats_config")
+    paths = write_brats_case(folder / "cases", "case_0", seed=0, spacing=4.0)
+    t1 = nib.load(paths["t1"])
+    brain = np.asarray(t1.dataobj) > 0
+    nib.save(nib.Nifti1Image(brain.astype(np.uint8), t1.affine), paths["t1"].with_name("case_0_brainmask.nii.gz"))
+    torch.manual_seed(0)
+    network = SwinUNETR(in_channels=4, out_channels=3, feature_size=12, depths=(1, 1, 1, 1),
+                        downsample=LegacyPatchMerging)
+    torch.save(network.state_dict(), folder / "model.pt")
+    return folder
+
+
+def _run(case, out, config="inference.json", **overrides):
+    from medvit.bundle.run import run_config
+    from tests.bundle_checks import bundle_dir
+
+    settings = {"dataset_dir": str(case / "cases"), "output_dir": str(out), "ckpt_path": str(case / "model.pt"), **TINY}
+    return run_config(bundle_dir(BUNDLE_NAME), config, **{**settings, **overrides})
+
+
+@pytest.fixture(scope="module")
+def default_run(brats_case, tmp_path_factory):
+    """The bundle's inference.json with the tiny network's checkpoint: (output folder, table)."""
+    out = tmp_path_factory.mktemp("brats_default")
+    return out, _run(brats_case, out)
+
+
+def _labels(out, table, case="case_0"):
+    import nibabel as nib
+
+    row = table[table["image"] == case].iloc[0]
+    assert row["status"] == "ok", row["error"]
+    return np.asarray(nib.load(out / row["segmentation"]).dataobj)
+
+
+def test_the_network_inferer_and_device_of_the_config_are_what_runs(brats_case, default_run, tmp_path):
+    from medvit.bundle.run import bundle_parser
+    from tests.bundle_checks import bundle_dir, provenance
+
+    def parameters(**overrides):  # of the network the config builds (state_dict also holds buffers)
+        parser = bundle_parser(bundle_dir(BUNDLE_NAME), "inference.json", **{**TINY, **overrides})
+        return sum(p.numel() for p in parser.get_parsed_content("network_def").parameters())
+
+    out, table = default_run
+    _run(brats_case, tmp_path / "deeper", load_pretrain=False, **{"network_def#depths": [1, 1, 1, 2]})
+    windows = _run(brats_case, tmp_path / "windows", **{"inferer#roi_size": [64, 96, 64], "inferer#overlap": 0.5})
+    tiny, deeper = provenance(out / "volumes.csv"), provenance(tmp_path / "deeper" / "volumes.csv")
+    assert tiny["parameters"] == parameters()
+    assert deeper["parameters"] == parameters(**{"network_def#depths": [1, 1, 1, 2]}) > tiny["parameters"]
+    assert tiny["network"] == "SwinUNETR" and tiny["network_device"] == "cpu" and tiny["device"] == "cpu"
+    assert tiny["inferer"] == {"class": "SlidingWindowInferer", "roi_size": [64, 64, 64], "overlap": 0.25,
+                               "sw_batch_size": 1, "mode": "constant"}
+    recorded = provenance(tmp_path / "windows" / "volumes.csv")["inferer"]
+    assert recorded["roi_size"] == [64, 96, 64] and recorded["overlap"] == 0.5
+    # the 58 voxels along y padded to a 96-voxel window instead of a 64 one: other logits, other labels
+    assert not np.array_equal(_labels(out, table), _labels(tmp_path / "windows", windows))
+
+
+def test_monai_label_style_run_of_the_components_gives_the_bundles_prediction(brats_case, default_run, tmp_path):
+    from tests.bundle_checks import predict_by_hand
+
+    out, table = default_run
+    settings = {**TINY, "ckpt_path": str(brats_case / "model.pt"), "dataset_dir": str(brats_case / "cases"),
+                "output_dir": str(tmp_path)}
+    data = predict_by_hand(BUNDLE_NAME, str(brats_case / "cases" / "case_0"), **settings)
+    np.testing.assert_array_equal(np.asarray(data["pred"])[0], _labels(out, table))
+    row = table.iloc[0]
+    assert data["row"]["brain_mask"] == row["brain_mask"] == "case_0_brainmask.nii.gz"
+    assert data["row"]["wt_ml"] == pytest.approx(row["wt_ml"]) and data["row"]["qc_flags"] == row["qc_flags"]
+
+
+def test_a_preprocessing_override_changes_what_runs(brats_case, default_run, tmp_path):
+    out, table = default_run
+    # transform 13 is NormalizeIntensityd: over the whole volume instead of the brain only
+    other = _run(brats_case, tmp_path, **{"preprocessing#transforms#13#nonzero": False})
+    assert not np.array_equal(_labels(out, table), _labels(tmp_path, other))
+    assert table["settings_hash"].iloc[0] != other["settings_hash"].iloc[0]  # and resuming knows it
+
+
+def test_evaluate_json_reuses_the_inference_components(brats_case, default_run, tmp_path):
+    """evaluate.json adds per-case Dice / HD95 to inference.json's own pipeline (brain mask, window
+    settings, checkpoint): the same label map, scored against the case's reference."""
+    import pandas as pd
+
+    from tests.bundle_checks import provenance
+
+    out, table = default_run
+    scores = _run(brats_case, tmp_path, "evaluate.json")
+    assert list(scores.columns[3:9]) == ["dice_tc", "dice_wt", "dice_et", "hd95_tc", "hd95_wt", "hd95_et"]
+    np.testing.assert_array_equal(_labels(tmp_path, scores), _labels(out, table))
+    assert scores["brain_mask"].iloc[0] == "case_0_brainmask.nii.gz" and scores["weights"].iloc[0] == "model.pt"
+    assert provenance(tmp_path / "metrics.csv")["inferer"] == provenance(out / "volumes.csv")["inferer"]
+    import nibabel as nib
+
+    reference = np.asarray(nib.load(brats_case / "cases" / "case_0" / "case_0_seg.nii.gz").dataobj)
+    expected = region_scores(_labels(out, table), reference, spacing=(4.0, 4.0, 4.0))
+    assert scores["dice_wt"].iloc[0] == pytest.approx(expected["dice_wt"])
+    summary = pd.read_csv(tmp_path / "metrics_summary.csv")
+    assert summary.set_index("metric").loc["dice_wt", "n"] == 1
+
+
+def test_inference_train_and_evaluate_build_the_same_network():
+    from tests.bundle_checks import architecture
+
+    reference = architecture(BUNDLE_NAME, "inference.json")
+    assert reference[0] == "SwinUNETR"
+    for config in ("train.json", "multi_gpu_train.json", "evaluate.json"):
+        assert architecture(BUNDLE_NAME, config) == reference, config
+
+
+def test_command_line_overrides_take_effect(brats_case, tmp_path):
+    import json
+
+    import pandas as pd
+
+    from tests.bundle_checks import provenance, run_cli
+
+    run_cli(BUNDLE_NAME, dataset_dir=str(brats_case / "cases"), output_dir=str(tmp_path), load_pretrain=False,
+            progress=False, device="cpu", **{"network_args#feature_size": 12, "network_def#depths": [1, 1, 1, 1],
+                                              "inferer#roi_size": [64, 96, 64], "inferer#overlap": 0.5,
+                                              "preprocessing#transforms#13#nonzero": False})
+    recorded = provenance(tmp_path / "volumes.csv")
+    assert recorded["inferer"]["roi_size"] == [64, 96, 64] and recorded["inferer"]["overlap"] == 0.5
+    assert recorded["network_device"] == "cpu"
+    settings = json.loads((tmp_path / "volumes.provenance.json").read_text())["settings"]["config"]
+    assert settings["preprocessing"]["transforms"][13]["nonzero"] is False
+    assert settings["network_def"]["depths"] == [1, 1, 1, 1]
+    table = pd.read_csv(tmp_path / "volumes.csv")
+    assert table["status"].tolist() == ["ok"] and table["weights"].iloc[0] == "random (no checkpoint)"
+
+
+def test_four_dicom_series_in_one_folder_load_by_their_series_uids(dataset, tmp_path):
+    """A hospital export with the four series' files side by side in one folder reads as the
+    same four channels as one folder per series (each key is read by its series UID)."""
+    import shutil
+
+    from medvit.brats.segment import load_case
+
+    flat = tmp_path / "flat_case"
+    flat.mkdir()
+    for k, path in enumerate(sorted((dataset / "dicom_case").rglob("*.dcm"))):
+        shutil.copy(path, flat / f"{k:04d}.dcm")
+    volume, reference, _ = load_case(flat)
+    nested, _, _ = load_case(dataset / "dicom_case")
+    assert reference.path == flat and reference.series_uid
+    np.testing.assert_array_equal(np.asarray(volume), np.asarray(nested))
+    assert len({float(np.asarray(channel).std()) for channel in volume}) == 4  # four different series

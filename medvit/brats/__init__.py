@@ -3,8 +3,11 @@
 - :mod:`~medvit.brats.network`: the MONAI < 1.5 patch merging the published BraTS 2021
   weights need (the network is MONAI's ``SwinUNETR``).
 - :mod:`~medvit.brats.series`: which series of a case folder are T1, T1ce, T2 and FLAIR.
-- :mod:`~medvit.brats.segment`: a case folder → 4-channel volume, brain mask (the bundle's preprocessing).
-- :mod:`~medvit.brats.transforms`: TC/WT/ET channels ↔ BraTS label maps, outputs per case.
+- :mod:`~medvit.brats.preprocessing`: the bundle's preprocessing steps MONAI lacks (a case folder
+  → its series, loaded per DICOM series, checked, registered, brain-masked, QC'd).
+- :mod:`~medvit.brats.transforms`: TC/WT/ET channels → BraTS label map, volumes, NIfTI / DICOM SEG
+  (the bundle's postprocessing).
+- :mod:`~medvit.brats.segment`: the bundle run from Python (cohort, one case, a case's volume).
 - :mod:`~medvit.brats.labels`: the BraTS label codes of each region (defined once here).
 - :mod:`~medvit.brats.qc`, :mod:`~medvit.brats.registration`, :mod:`~medvit.brats.evaluation`
   (Dice / HD95), :mod:`~medvit.brats.synthetic` (BraTS-like cases on MNI152 anatomy).

@@ -1,18 +1,24 @@
-"""Dice and HD95 per BraTS region (TC, WT, ET) of the bundle's segmentation against reference labels."""
+"""Dice and HD95 per BraTS region (TC, WT, ET) of the bundle's segmentation against reference
+labels: ``evaluate.json``'s ``evaluation`` transforms and its summary."""
 
 from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 
 import numpy as np
+from monai.config import KeysCollection
+from monai.transforms import MapTransform
 
+from medvit.brats.labels import CHANNELS, REGION_LABELS
+from medvit.brats.segment import BUNDLE_NAME, CASE_COLUMNS
+from medvit.bundle.workflow import add_to_row
 from medvit.errors import MedvitError
-from medvit.brats.segment import segment_brats_case
 
-REGIONS = ("tc", "wt", "et")
-METRIC_COLUMNS = [f"{metric}_{region}" for metric in ("dice", "hd95") for region in REGIONS]
+METRIC_COLUMNS = [f"{metric}_{region}" for metric in ("dice", "hd95") for region in CHANNELS]
+EVALUATION_COLUMNS = [*METRIC_COLUMNS, *CASE_COLUMNS]
 
 
 def region_scores(prediction: np.ndarray, reference: np.ndarray, spacing=None) -> dict[str, float]:
@@ -29,10 +35,8 @@ def region_scores(prediction: np.ndarray, reference: np.ndarray, spacing=None) -
     import torch
     from monai.metrics import compute_dice, compute_hausdorff_distance
 
-    def regions(labels):
-        labels = np.asarray(labels)
-        et = np.isin(labels, (3, 4))
-        masks = [np.isin(labels, (1, 3, 4)), labels > 0, et]  # TC, WT, ET
+    def regions(labels):  # (X, Y, Z) labels → (1, 3, X, Y, Z) region masks
+        masks = [np.isin(np.asarray(labels), REGION_LABELS[region]) for region in CHANNELS]
         return torch.from_numpy(np.stack(masks)[None].astype(np.float32))
 
     if np.shape(prediction) != np.shape(reference):
@@ -42,38 +46,45 @@ def region_scores(prediction: np.ndarray, reference: np.ndarray, spacing=None) -
     with warnings.catch_warnings():  # MONAI 1.5-1.6 passes its own deprecated argument inside
         warnings.filterwarnings("ignore", message=".*always_return_as_numpy", category=FutureWarning)
         hd95 = compute_hausdorff_distance(pred, ref, include_background=True, percentile=95, spacing=spacing)[0]
-    scores = {f"dice_{r}": float(v) for r, v in zip(REGIONS, dice)}
-    scores.update({f"hd95_{r}": float(v) for r, v in zip(REGIONS, hd95)})
+    scores = {f"dice_{r}": float(v) for r, v in zip(CHANNELS, dice)}
+    scores.update({f"hd95_{r}": float(v) for r, v in zip(CHANNELS, hd95)})
     return {key: (value if np.isfinite(value) else float("nan")) for key, value in scores.items()}
 
 
-def evaluate_brats_case(case_dir: str, *, reference_pattern: str = "*_seg.nii.gz", **options) -> dict:
-    """Segment a case (:func:`segment_brats_case`) and score it against its reference label map."""
-    from medvit.io import read_image
+class RegionScoresd(MapTransform):
+    """The row's :data:`METRIC_COLUMNS` (:func:`region_scores`) of a (1, X, Y, Z) label map against
+    the reference label map ``data[label_key]`` (1, X, Y, Z), HD95 in mm of ``image_key``'s grid."""
 
-    case = Path(case_dir)
-    references = sorted(case.glob(reference_pattern))
-    if len(references) != 1:
-        raise MedvitError(f"{case.name}: expected one reference label map matching {reference_pattern}, found {len(references)}")
-    row = segment_brats_case(case_dir, **options)
-    prediction, meta = read_image(Path(options["output_dir"]) / row["segmentation"])
-    reference, _ = read_image(references[0])
-    spacing = [float(s) for s in np.sqrt((np.asarray(meta["affine"])[:3, :3] ** 2).sum(0))]
-    return {**region_scores(prediction, reference, spacing), **row}
+    def __init__(self, keys: KeysCollection, label_key: str = "label", image_key: str = "image"):
+        super().__init__(keys)
+        self.label_key, self.image_key = label_key, image_key
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict:
+        from medvit.brats.transforms import grid_spacing
+
+        d = dict(data)
+        spacing = grid_spacing(d, self.image_key)
+        for key in self.key_iterator(d):
+            d = add_to_row(d, region_scores(np.asarray(d[key])[0], np.asarray(d[self.label_key])[0], spacing))
+        return d
 
 
-def evaluate_brats_cohort(dataset_dir: str | os.PathLike, output_dir: str | os.PathLike, *, workers: int = 1,
-                          progress: bool = True, **options):
-    """Score every case; ``<output_dir>/metrics.csv`` per case and ``metrics_summary.csv`` (mean, std, n)."""
-    from medvit.batch import run_cohort
+def summarise_scores(table, output_dir: str | os.PathLike):
+    """Writes ``<output_dir>/metrics_summary.csv`` (mean, std, n of each metric over the ok cases);
+    returns ``table``."""
     from medvit.batch.summary import write_summary
-    from medvit.io.cases import list_cases
-    from medvit.brats.segment import CASE_COLUMNS
 
-    settings = {"output_dir": os.fspath(output_dir), **options}
-    if "roi_size" in settings:
-        settings["roi_size"] = [int(v) for v in settings["roi_size"]]
-    table = run_cohort(list_cases(dataset_dir), evaluate_brats_case, Path(output_dir) / "metrics.csv", settings,
-                       columns=METRIC_COLUMNS + CASE_COLUMNS, workers=workers, case_id="name", progress=progress)
     write_summary(table, Path(output_dir) / "metrics_summary.csv", METRIC_COLUMNS)
     return table
+
+
+def evaluate_brats_cohort(dataset_dir: str | os.PathLike, output_dir: str | os.PathLike, **options):
+    """The bundle's ``evaluate.json`` on every case: ``<output_dir>/metrics.csv`` per case and
+    ``metrics_summary.csv``; ``options`` as :func:`medvit.brats.segment.run_brats_cohort`'s, and
+    ``reference_pattern``. Returns the table."""
+    from medvit.brats.segment import bundle_overrides
+    from medvit.bundle.registry import bundles_root
+    from medvit.bundle.run import run_config
+
+    return run_config(bundles_root() / BUNDLE_NAME, "evaluate.json", dataset_dir=os.fspath(dataset_dir),
+                      output_dir=os.fspath(output_dir), **bundle_overrides(**options))

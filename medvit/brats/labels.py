@@ -1,5 +1,9 @@
-"""BraTS tumour regions as unions of label codes (no MONAI import: the viewer uses it too)."""
+"""BraTS label codes and tumour regions, defined once (no MONAI import: the viewer uses it too)."""
 
-# tumour core, whole tumour, enhancing tumour (label 4 in BraTS 2018-2021, 3 in BraTS 2023),
-# necrosis / non-enhancing core, oedema
-REGION_LABELS = {"tc": (1, 3, 4), "wt": (1, 2, 3, 4), "et": (3, 4), "ncr": (1,), "ed": (2,)}
+# label map codes: necrosis / non-enhancing core, oedema, enhancing tumour (4 in BraTS 2018-2021, 3 in BraTS 2023)
+NCR, ED, ET_BRATS21, ET_BRATS23 = 1, 2, 4, 3
+# tumour core, whole tumour, enhancing tumour, necrosis / non-enhancing core, oedema as unions of codes
+REGION_LABELS = {"tc": (NCR, ET_BRATS23, ET_BRATS21), "wt": (NCR, ED, ET_BRATS23, ET_BRATS21),
+                 "et": (ET_BRATS23, ET_BRATS21), "ncr": (NCR,), "ed": (ED,)}
+# the network's output channels, in MONAI's ``ConvertToMultiChannelBasedOnBratsClasses`` order
+CHANNELS = ("tc", "wt", "et")

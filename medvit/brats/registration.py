@@ -16,9 +16,10 @@ LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0])
 def to_sitk(volume: np.ndarray, affine: np.ndarray):
     """(X, Y, Z) array with RAS affine → SimpleITK image (LPS physical space, float32)."""
     import SimpleITK as sitk
+    from monai.data.utils import affine_to_spacing
 
     image = sitk.GetImageFromArray(np.ascontiguousarray(np.transpose(volume, (2, 1, 0)), dtype=np.float32))
-    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    spacing = np.asarray(affine_to_spacing(np.asarray(affine, dtype=np.float64), r=3))
     image.SetSpacing([float(s) for s in spacing])
     image.SetOrigin([float(v) for v in LPS_FROM_RAS @ affine[:3, 3]])
     image.SetDirection([float(v) for v in (LPS_FROM_RAS @ affine[:3, :3] / spacing).ravel()])

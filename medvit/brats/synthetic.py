@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-MODALITIES = ("t1", "t1ce", "t2", "flair")  # BraTS channel order
-LABEL_NECROSIS, LABEL_OEDEMA, LABEL_ENHANCING = 1, 2, 4
+from medvit.brats.labels import ED as LABEL_OEDEMA, ET_BRATS21 as LABEL_ENHANCING, NCR as LABEL_NECROSIS
+from medvit.brats.series import BRATS_SERIES as MODALITIES  # BraTS channel order
+
 TISSUES = ("csf", "gm", "wm", "necrosis", "enhancing", "oedema")
 # Relative intensity of each tissue (columns as TISSUES) on each sequence (rows as MODALITIES).
 CONTRAST = np.array(
