@@ -80,7 +80,7 @@ def step_brats_swin_unetr(out: Path) -> list[str]:
 
     from medvit.bundle.registry import bundles_root
     from medvit.brats import write_brats_case
-    from medvit.data.synthetic_dicom import write_brats_dicom_case
+    from medvit.brats.synthetic import write_brats_dicom_case
     from medvit.brats.evaluation import region_scores
 
     bundle = bundles_root() / "brats_swin_unetr_segmentation"

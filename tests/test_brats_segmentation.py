@@ -25,7 +25,7 @@ SMALL = [*NETWORK, "--load_pretrain", "False"]
 def dataset(tmp_path_factory):
     """Two synthetic NIfTI cases at 3 mm, one as four DICOM series, a case missing its FLAIR,
     and one with NaNs in T2."""
-    from medvit.data.synthetic_dicom import write_brats_dicom_case
+    from medvit.brats.synthetic import write_brats_dicom_case
 
     root = tmp_path_factory.mktemp("brats")
     write_brats_dicom_case(root, "dicom_case", seed=4, spacing=3.0)

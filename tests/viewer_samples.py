@@ -16,7 +16,7 @@ TINY_VIT = {"name": "vit_tiny_patch16"}
 def brain_tumour_step(folder: Path) -> list[str]:
     """One synthetic DICOM case (four series) at 5 mm through the Swin UNETR cohort function (one
     block per stage), and a case folder without its series (a failed row)."""
-    from medvit.data.synthetic_dicom import write_brats_dicom_case
+    from medvit.brats.synthetic import write_brats_dicom_case
     from medvit.brats.segment import run_brats_cohort
 
     cases = folder / "cases"

@@ -74,29 +74,3 @@ def write_mr_series(
         ds.PixelData = stored.tobytes()
         ds.save_as(folder / f"IM{k + 1:04d}.dcm", enforce_file_format=True)
     return folder
-
-
-def write_brats_dicom_case(out_dir: str | os.PathLike, case_id: str = "synthetic_dicom", seed: int = 0,
-                           spacing: float = 1.0) -> dict[str, Path]:
-    """A synthetic BraTS-like case as four DICOM MR series in one study, described as a scanner
-    would ("T1 AX", "T1 AX POST GD", "T2 TSE AX", "AX FLAIR"), plus its reference labels as NIfTI.
-
-    Returns:
-        paths by key: "case" (the case folder), "t1" ... "flair" (series folders), "seg".
-    """
-    from pydicom.uid import generate_uid
-
-    from medvit.brats.synthetic import MODALITIES, brats_like_case
-    from medvit.io.writers import save_nifti
-
-    image, labels, affine = brats_like_case(seed, spacing)
-    case = Path(out_dir) / case_id
-    study_uid, frame_uid = generate_uid(), generate_uid()
-    descriptions = {"t1": "T1 AX", "t1ce": "T1 AX POST GD", "t2": "T2 TSE AX", "flair": "AX FLAIR"}
-    paths = {"case": case}
-    for number, (name, channel) in enumerate(zip(MODALITIES, image), start=1):
-        paths[name] = write_mr_series(channel, affine, case / f"series_{number}", descriptions[name],
-                                      patient_id=case_id, study_uid=study_uid, frame_of_reference_uid=frame_uid,
-                                      series_number=number)
-    paths["seg"] = save_nifti(labels, case / f"{case_id}_seg.nii.gz", affine=affine, channel_dim=None)
-    return paths
