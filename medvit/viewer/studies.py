@@ -208,7 +208,9 @@ def locate_input(output: OutputFolder, image: str, root: str | os.PathLike | Non
     when it can be found: under ``root``, the run's recorded dataset folder, or a folder beside
     the output folder (as ``medvit demo`` lays them out)."""
     parent = output.table_path.parent
-    roots = [root, output.settings.get("root"), output.settings.get("dataset_dir")]
+    # runs of a bundle's config record that config (medvit.bundle.workflow.Cohort), others their settings
+    recorded = output.settings.get("config", output.settings)
+    roots = [root, output.settings.get("root"), recorded.get("dataset_dir")]
     # beside the output folder (never inside it: results are filed under the cases' names too)
     roots += sorted(p for p in parent.parent.iterdir() if p.is_dir() and p != parent)
     for base in roots:
