@@ -10,9 +10,10 @@ import skimage.data
 import torch
 from PIL import Image
 
-from medvit.pvbm.network import load_vessel_network, network_vessel_masks, vessel_unet
 from medvit.bundle.registry import bundles_root
+from medvit.bundle.workflow import bundle_component, load_network
 from medvit.errors import MedvitError
+from medvit.pvbm.network import load_vessel_weights, vessel_unet
 from tests.fundus_masks import sato_mask
 
 BUNDLE = bundles_root() / "pvbm_vessel_biomarkers"
@@ -58,17 +59,21 @@ def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
     path = tmp_path / "model.pt"
     torch.save(vessel_unet(1, channels=(8, 16, 32), strides=(2, 2)).state_dict(), path)
     with pytest.raises(MedvitError, match="does not fit UNet.*trained with"):
-        load_vessel_network(str(path))
+        bundle_component(BUNDLE, "network", segmentation="network", load_pretrain=True, ckpt_path=str(path))
     (tmp_path / "junk.pt").write_text("no weights here")
     with pytest.raises(MedvitError, match="cannot read the checkpoint"):
-        load_vessel_network(str(tmp_path / "junk.pt"))
+        bundle_component(BUNDLE, "network", segmentation="network", load_pretrain=True,
+                         ckpt_path=str(tmp_path / "junk.pt"))
 
 
 def test_artery_vein_network_gives_three_masks(tmp_path):
     path = tmp_path / "av.pt"
     torch.save({"model": vessel_unet(3, channels=(8, 16, 32), strides=(2, 2)).state_dict()}, path)
-    photo = skimage.data.retina()[:256, :384]
-    masks = network_vessel_masks(photo, str(path), {"out_channels": 3, "channels": [8, 16, 32], "strides": [2, 2]})
+    Image.fromarray(skimage.data.retina()[:256, :384].copy()).save(tmp_path / "photo.png")
+    predictor = bundle_component(BUNDLE, "predictor", segmentation="network", load_pretrain=True, ckpt_path=str(path),
+                                 biomarkers=False, **{"network_args#out_channels": 3, "network_args#channels": [8, 16, 32],
+                                                      "network_args#strides": [2, 2]})
+    masks = predictor.process(str(tmp_path / "photo.png"))["masks"]
     assert masks.has_av and masks.vessels.shape == (256, 384)
     assert np.array_equal(masks.vessels, masks.vessels | masks.arteries | masks.veins)
 
@@ -112,4 +117,4 @@ def test_multi_gpu_train_runs_under_torchrun(labelled, tmp_path):
                "--val_fraction", "0.5", "--patch_size", "[128,128]", "--patches_per_image", "4", "--num_workers", "0", *TINY]
     result = subprocess.run(command, cwd=BUNDLE, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    load_vessel_network(str(root / "models" / "model.pt"), {"channels": [8, 16, 32], "strides": [2, 2]})
+    load_network(vessel_unet(1, channels=[8, 16, 32], strides=[2, 2]), root / "models" / "model.pt", loader=load_vessel_weights)

@@ -35,6 +35,23 @@ class VesselMasks:
         return self.arteries is not None
 
 
+def mask_channels(masks: VesselMasks) -> np.ndarray:
+    """(C, H, W) bool: vessels, then arteries and veins when known (the vessel network's channels)."""
+    layers = [masks.vessels, masks.arteries, masks.veins] if masks.has_av else [masks.vessels]
+    return np.stack([np.asarray(layer, dtype=bool) for layer in layers])
+
+
+def masks_from_channels(channels) -> VesselMasks:
+    """:class:`VesselMasks` from (C, H, W) 0 / 1 channels: 1 = vessel; 3 = vessel, artery, vein
+    (vessels are then all three together: a network may mark an artery it missed as vessel)."""
+    channels = np.asarray(channels.detach().cpu() if hasattr(channels, "detach") else channels) > 0.5
+    if channels.ndim != 3 or channels.shape[0] not in (1, 3):
+        raise MedvitError(f"vessel masks must be (1 or 3, H, W) channels (vessel[, artery, vein]), got {channels.shape}")
+    if channels.shape[0] == 3:
+        return VesselMasks(channels[0] | channels[1] | channels[2], channels[1], channels[2])
+    return VesselMasks(channels[0])
+
+
 def find_mask(masks_dir: str | os.PathLike, image_path: str | os.PathLike) -> Path:
     """The mask in ``masks_dir`` whose file stem equals the image's (``photo.jpg`` → ``photo.png``)."""
     stem = _stem(Path(image_path))
