@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from medvit.errors import MedvitError
+from medvit.io.reader import read_image
 
 MASK_SUFFIXES = (".png", ".gif", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".nii", ".nii.gz", ".npy")
 
@@ -75,8 +76,6 @@ def read_vessel_masks(path: str | os.PathLike, shape: tuple[int, int]) -> Vessel
         path: the mask file.
         shape: the photo's (H, W); a mask of another size is refused.
     """
-    from medvit.io import read_image
-
     if str(path).endswith(".npy"):
         array = np.load(path)
     else:

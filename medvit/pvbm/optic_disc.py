@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage import feature, transform
 
 from medvit.pvbm.photo import fundus_photo
 from medvit.pvbm.vessels import _check_fov, _field_of_view, fov_diameter, vessel_mask
@@ -85,8 +86,6 @@ def detect_optic_disc(
         MedvitError: bad image, FOV or vessel mask, or no plausible disc: no spot in the
             FOV is ``min_contrast`` brighter than its surroundings.
     """
-    from skimage import feature, transform
-
     photo = fundus_photo(image)
     shape = photo.shape[:2]
     if fov is not None:

@@ -7,6 +7,7 @@ import os
 import numpy as np
 from skimage.draw import circle_perimeter, disk
 
+from medvit.io.writers import save_png
 from medvit.pvbm.masks import VesselMasks
 
 COLOURS = {
@@ -59,7 +60,5 @@ def overlay_image(
 
 def write_overlay(path: str | os.PathLike, photo, masks, disc, points=None):
     """Save :func:`overlay_image` as PNG, atomically."""
-    from medvit.io.writers import save_png
-
     picture = overlay_image(photo, masks, disc, points)
     return save_png(np.transpose(picture, (2, 1, 0)), path)  # (H, W, C) → MONAI's (C, x, y)

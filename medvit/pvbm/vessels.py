@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage import exposure, filters, morphology
 
 from medvit.errors import MedvitError
 from medvit.pvbm.photo import MIN_SIDE, brightness, fundus_photo
@@ -140,8 +141,6 @@ def vessel_mask(
         MedvitError: bad image or FOV (shape, size, values), bad parameters, or a FOV too
             small to hold vessels.
     """
-    from skimage import exposure, filters, morphology
-
     photo = fundus_photo(image)
     fov = _field_of_view(photo) if fov is None else _check_fov(fov, photo.shape[:2])
     sigma_fractions = np.asarray(sigmas, dtype=float).ravel()
@@ -188,7 +187,7 @@ def vessel_mask(
 
     min_pixels = int(round(min_size * np.count_nonzero(fov)))
     if min_pixels > 1:
-        vessels = _remove_small_objects(morphology, vessels, min_pixels)
+        vessels = _remove_small_objects(vessels, min_pixels)
     return vessels
 
 
@@ -199,8 +198,6 @@ def _multiscale_sato(image: np.ndarray, sigmas_px: np.ndarray) -> np.ndarray:
     (a quarter of the pixels, half the kernel) and are interpolated back; Sato's
     ``sigma**2`` normalisation makes the two levels' responses comparable.
     """
-    from skimage import filters
-
     fine = sigmas_px[sigmas_px < 2.0]
     coarse = sigmas_px[sigmas_px >= 2.0]
     result = np.zeros(image.shape, dtype=np.float32)
@@ -217,7 +214,7 @@ def _multiscale_sato(image: np.ndarray, sigmas_px: np.ndarray) -> np.ndarray:
     return result
 
 
-def _remove_small_objects(morphology, mask: np.ndarray, min_pixels: int) -> np.ndarray:
+def _remove_small_objects(mask: np.ndarray, min_pixels: int) -> np.ndarray:
     """``remove_small_objects`` dropping pieces under ``min_pixels`` on scikit-image before and after 0.26."""
     try:
         return morphology.remove_small_objects(mask, max_size=min_pixels - 1)

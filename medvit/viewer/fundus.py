@@ -7,8 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from medvit.bundle.workflow import bundle_component
+from medvit.pvbm.cohort import bundle_dir, bundle_overrides
+from medvit.pvbm.geometry import vessel_skeleton
 from medvit.pvbm.masks import VesselMasks
 from medvit.pvbm.overlay import display_photo, overlay_image
+from medvit.pvbm.photo import channels_last
 
 SKELETON_COLOUR = (0, 0, 0)  # drawn inside the vessels' tint
 
@@ -39,11 +43,6 @@ class FundusAnalysis:
 def analyse_photo(path: str | os.PathLike, segmentation: str = "classical", checkpoint: str | None = None) -> FundusAnalysis:
     """The PVBM bundle's predictor on one photo (built once per process and settings), keeping
     the masks, disc and skeleton points to draw."""
-    from medvit.bundle.workflow import bundle_component
-    from medvit.pvbm.cohort import bundle_dir, bundle_overrides
-    from medvit.pvbm.geometry import vessel_skeleton
-    from medvit.pvbm.photo import channels_last
-
     overrides = bundle_overrides({"segmentation": segmentation, "checkpoint": checkpoint})
     data = bundle_component(bundle_dir(), "predictor", **overrides).process(os.fspath(path))
     masks = data["masks"]
