@@ -62,12 +62,14 @@ def _cmd_bundles(args: argparse.Namespace) -> int:
 def _cmd_biomarkers(args: argparse.Namespace) -> int:
     from medvit.pvbm.cohort import run_biomarker_cohort
 
-    fractal = {"n_rotations": args.n_rotations, "optimize": not args.no_optimize,
+    # only the settings given: the others are multifractal_biomarkers' defaults (pvbm's tutorial values)
+    fractal = {"n_rotations": args.n_rotations, "optimize": False if args.no_optimize else None,
                "min_proba": args.min_proba, "max_proba": args.max_proba}
     table = run_biomarker_cohort(
         args.folder, args.out, masks_dir=args.masks, disc_csv=args.disc, segmentation=args.segmentation,
         checkpoint=args.checkpoint, definitions=args.definitions, roi_radius=args.roi_radius,
-        pixel_size_um=args.pixel_size_um, fov_mm=args.fov_mm, fractal=fractal, overlay_dir=args.overlays,
+        pixel_size_um=args.pixel_size_um, fov_mm=args.fov_mm,
+        fractal={k: v for k, v in fractal.items() if v is not None}, overlay_dir=args.overlays,
         workers=args.workers, scheduler=args.scheduler, anonymise=args.salt or args.anonymise,
         resume=not args.restart, progress=not args.quiet,
     )
@@ -132,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     scale = bio.add_mutually_exclusive_group()
     scale.add_argument("--pixel-size-um", type=float, metavar="UM", help="pixel size, adds *_mm columns")
     scale.add_argument("--fov-mm", type=float, metavar="MM", help="field-of-view diameter in mm, gives the pixel size")
-    bio.add_argument("--segmentation", choices=("classical", "network"), default="classical")
+    bio.add_argument("--segmentation", choices=("classical", "network"),
+                     help="classical (default; no weights) or network (--checkpoint); with --masks: the masks")
     bio.add_argument("--checkpoint", metavar="FILE", help="vessel network checkpoint for --segmentation network")
     bio.add_argument("--overlays", metavar="DIR", help="write an overlay PNG per image there")
     bio.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
@@ -142,10 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     bio.add_argument("--restart", action="store_true", help="ignore earlier results in --out and start over")
     bio.add_argument("--quiet", action="store_true", help="no progress bar")
     fractal = bio.add_argument_group("multifractal settings (pvbm's tutorial values by default)")
-    fractal.add_argument("--n-rotations", type=int, default=25)
+    fractal.add_argument("--n-rotations", type=int, help="rotated copies of the mask to choose from")
     fractal.add_argument("--no-optimize", action="store_true", help="use the unrotated mask only")
-    fractal.add_argument("--min-proba", type=float, default=0.0001)
-    fractal.add_argument("--max-proba", type=float, default=0.9999)
+    fractal.add_argument("--min-proba", type=float, help="least box occupancy counted")
+    fractal.add_argument("--max-proba", type=float, help="largest box occupancy counted")
     bio.set_defaults(func=_cmd_biomarkers)
 
     score = sub.add_parser(

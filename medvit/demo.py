@@ -70,7 +70,7 @@ def step_pvbm_biomarkers(out: Path) -> list[str]:
         raise MedvitError(f"the sample photo failed: {row['error']}")
     keys = ("disc_radius", "area", "length", "median_tortuosity", "start_points", "D0", "D1", "D2")
     values = ", ".join(f"{k} {float(row[k]):.4g}" for k in keys)
-    return [f"retina.jpg: {values}", f"wrote {out / 'biomarkers.csv'} and {out / 'overlays' / 'retina_overlay.png'}"]
+    return [f"retina.jpg: {values}", f"wrote {out / 'biomarkers.csv'} and {out / 'overlays' / 'retina_jpg_overlay.png'}"]
 
 
 def step_brats_swin_unetr(out: Path) -> list[str]:

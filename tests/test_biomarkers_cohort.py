@@ -84,9 +84,9 @@ def test_real_photo_and_its_mirror_measure_alike(classical_run):
 
 def test_overlays_follow_the_folders(classical_run):
     out, _ = classical_run
-    assert (out / "overlays" / "retina_overlay.png").is_file()
-    assert (out / "overlays" / "site_b" / "retina_overlay.png").is_file()
-    assert Image.open(out / "overlays" / "retina_overlay.png").size == (1411, 1411)
+    assert (out / "overlays" / "retina_png_overlay.png").is_file()
+    assert (out / "overlays" / "site_b" / "retina_jpg_overlay.png").is_file()
+    assert Image.open(out / "overlays" / "retina_png_overlay.png").size == (1411, 1411)
 
 
 def test_rerun_skips_what_is_done(cohort, classical_run):

@@ -117,4 +117,4 @@ def test_demo_runs_the_pvbm_bundle_on_the_real_photo(tmp_path):
     assert "retina.jpg: disc_radius" in result.stdout
     table = (tmp_path / "pvbm-biomarkers" / "biomarkers.csv").read_text().splitlines()
     assert len(table) == 2 and table[1].startswith("retina.jpg,ok,")
-    assert (tmp_path / "pvbm-biomarkers" / "overlays" / "retina_overlay.png").is_file()
+    assert (tmp_path / "pvbm-biomarkers" / "overlays" / "retina_jpg_overlay.png").is_file()

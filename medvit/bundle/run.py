@@ -43,8 +43,11 @@ def run_config(bundle: Path, config: str | list[str], **overrides):
     """
     from monai.bundle import ConfigWorkflow
 
+    from medvit.io.monai_reader import quiet_gpu_dicom_reader_notices
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="parsing config_file", category=UserWarning)
+        quiet_gpu_dicom_reader_notices()  # again: catch_warnings drops the filter it set on import at the end
         logging.disable(logging.INFO)
         try:
             workflow = ConfigWorkflow(config_file=config_paths(bundle, config),

@@ -40,8 +40,9 @@ import medvit.io.monai_reader  # noqa: F401 - quiets MONAI's GPU DICOM reader no
 from medvit.errors import MedvitError
 
 ROW_KEY = "row"
-# Config keys that say how a run is carried out, not what it computes: not in the fingerprint.
-RUN_CONTROL_KEYS = ("workers", "scheduler", "progress", "resume", "run", "initialize", "finalize")
+# Config keys that say how a run is carried out, not what it computes: not in the fingerprint
+# (``output_csv``: the table itself, whose rows a resumed run reads, may be written under any name).
+RUN_CONTROL_KEYS = ("workers", "scheduler", "progress", "resume", "run", "initialize", "finalize", "output_csv")
 # Config keys holding paths that workers elsewhere (Dask) must see as absolute paths.
 PATH_KEYS = ("bundle_root", "dataset_dir", "output_dir", "ckpt_path")
 
@@ -126,13 +127,18 @@ class CasePredictor:
         than one image, e.g. k-space and its mask, or many network calls per case, override this)."""
         return self.infer(data[self.image_key])
 
-    def __call__(self, path: str) -> dict:
+    def process(self, path: str) -> dict:
+        """One input's data after postprocessing (and evaluation): the prediction, what the
+        transforms added (e.g. masks a viewer draws) and the ``row``."""
         data = dict(self.preprocessing({self.image_key: os.fspath(path)}))
         data[self.pred_key] = self.predict(data)
         for transforms in (self.postprocessing, self.evaluation):
             if transforms is not None:
                 data = transforms(data)
-        return dict(data.get(ROW_KEY, {}))
+        return data
+
+    def __call__(self, path: str) -> dict:
+        return dict(self.process(path).get(ROW_KEY, {}))
 
     def case_config(self, config: dict) -> dict:
         """The config this predictor's cases are rebuilt from (workers) and fingerprinted by (resume):

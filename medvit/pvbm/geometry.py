@@ -24,6 +24,7 @@ import heapq
 import math
 
 import numpy as np
+from scipy import ndimage
 from skimage.morphology import skeletonize
 
 from medvit.pvbm.skeleton_graph import OFFSETS, STEP, pixel_graph, prune_spurs, start_points, walk_segments
@@ -135,8 +136,6 @@ def branching_angles(graph, segments) -> np.ndarray:
 
 def vessel_border(mask: np.ndarray) -> np.ndarray:
     """Vessel pixels with a background 8-neighbour (the image edge counts as background)."""
-    from scipy import ndimage
-
     mask = np.asarray(mask, dtype=bool)
     interior = ndimage.binary_erosion(mask, structure=np.ones((3, 3), bool), border_value=0)
     return mask & ~interior

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from medvit.errors import MedvitError
+from medvit.io.reader import read_image
 
 MASK_SUFFIXES = (".png", ".gif", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".nii", ".nii.gz", ".npy")
 
@@ -33,6 +34,23 @@ class VesselMasks:
     @property
     def has_av(self) -> bool:
         return self.arteries is not None
+
+
+def mask_channels(masks: VesselMasks) -> np.ndarray:
+    """(C, H, W) bool: vessels, then arteries and veins when known (the vessel network's channels)."""
+    layers = [masks.vessels, masks.arteries, masks.veins] if masks.has_av else [masks.vessels]
+    return np.stack([np.asarray(layer, dtype=bool) for layer in layers])
+
+
+def masks_from_channels(channels) -> VesselMasks:
+    """:class:`VesselMasks` from (C, H, W) 0 / 1 channels: 1 = vessel; 3 = vessel, artery, vein
+    (vessels are then all three together: a network may mark an artery it missed as vessel)."""
+    channels = np.asarray(channels.detach().cpu() if hasattr(channels, "detach") else channels) > 0.5
+    if channels.ndim != 3 or channels.shape[0] not in (1, 3):
+        raise MedvitError(f"vessel masks must be (1 or 3, H, W) channels (vessel[, artery, vein]), got {channels.shape}")
+    if channels.shape[0] == 3:
+        return VesselMasks(channels[0] | channels[1] | channels[2], channels[1], channels[2])
+    return VesselMasks(channels[0])
 
 
 def find_mask(masks_dir: str | os.PathLike, image_path: str | os.PathLike) -> Path:
@@ -58,8 +76,6 @@ def read_vessel_masks(path: str | os.PathLike, shape: tuple[int, int]) -> Vessel
         path: the mask file.
         shape: the photo's (H, W); a mask of another size is refused.
     """
-    from medvit.io import read_image
-
     if str(path).endswith(".npy"):
         array = np.load(path)
     else:

@@ -21,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage import feature, transform
 
-from medvit.pvbm.vessels import _as_float_photo, _check_fov, _field_of_view, fov_diameter, vessel_mask
+from medvit.pvbm.photo import fundus_photo
+from medvit.pvbm.vessels import _check_fov, _field_of_view, fov_diameter, vessel_mask
 from medvit.errors import MedvitError
 
-__all__ = ["DISC_RADIUS_RANGE", "detect_optic_disc", "read_disc_overrides"]
+__all__ = ["DISC_RADIUS_RANGE", "detect_optic_disc", "disc_override", "read_disc_overrides"]
 
 #: Plausible disc radius as fractions of the FOV diameter: the disc is 1/12 to 1/4.5 of the
 #: FOV across (wide-field to 30-degree cameras; about 1/7 on a 45-degree photo).
@@ -84,9 +86,7 @@ def detect_optic_disc(
         MedvitError: bad image, FOV or vessel mask, or no plausible disc: no spot in the
             FOV is ``min_contrast`` brighter than its surroundings.
     """
-    from skimage import feature, transform
-
-    photo = _as_float_photo(image)
+    photo = fundus_photo(image)
     shape = photo.shape[:2]
     if fov is not None:
         fov = _check_fov(fov, shape)
@@ -261,3 +261,16 @@ def _masked_gaussian(values: np.ndarray, weight: np.ndarray, sigma: float) -> np
     weight = weight.astype(np.float32)
     total = ndi.gaussian_filter(values * weight, sigma)
     return total / np.maximum(ndi.gaussian_filter(weight, sigma), 1e-6)
+
+
+def disc_override(overrides: dict[str, tuple[float, float, float]] | None,
+                  image_path: str | os.PathLike) -> tuple[float, float, float] | None:
+    """The user's (x, y, radius) for an image from :func:`read_disc_overrides`' table, by file
+    name or stem; None where the table has no entry (or there is no table)."""
+    if not overrides:
+        return None
+    path = Path(image_path)
+    for key in (path.name, path.stem):
+        if key in overrides:
+            return overrides[key]
+    return None

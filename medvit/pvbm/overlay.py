@@ -7,6 +7,7 @@ import os
 import numpy as np
 from skimage.draw import circle_perimeter, disk
 
+from medvit.io.writers import save_png
 from medvit.pvbm.masks import VesselMasks
 
 COLOURS = {
@@ -21,16 +22,26 @@ COLOURS = {
 }
 
 
+def display_photo(photo: np.ndarray) -> np.ndarray:
+    """A photo as shown: (H, W, 3) uint8. Integer photos keep their values (16-bit ones are
+    scaled by their maximum), float photos in [0, 1] are scaled by 255; grey is repeated."""
+    photo = np.asarray(photo)
+    rgb = np.asarray(photo if photo.ndim == 3 else np.repeat(photo[..., None], 3, axis=-1))[..., :3]
+    if np.issubdtype(rgb.dtype, np.floating) and rgb.max() <= 1:
+        return np.round(rgb * 255).astype(np.uint8)
+    rgb = rgb.astype(np.float32)
+    if rgb.max() > 255:
+        rgb = rgb * (255.0 / rgb.max())
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
 def overlay_image(
     photo: np.ndarray, masks: VesselMasks, disc: tuple[float, float, float], points: dict | None = None
 ) -> np.ndarray:
-    """(H, W, 3) uint8: the photo with vessels tinted (arteries red / veins blue when known),
-    the disc circle, zone B's rings (2r, 3r), and start / end / intersection points."""
-    rgb = photo if photo.ndim == 3 else np.repeat(photo[..., None], 3, axis=-1)
-    rgb = np.asarray(rgb[..., :3], dtype=np.float32)
-    if rgb.max() > 255:
-        rgb = rgb * (255.0 / rgb.max())
-    out = rgb.copy()
+    """(H, W, 3) uint8: the photo (:func:`display_photo`) with vessels tinted (arteries red /
+    veins blue when known), the disc circle, zone B's rings (2r, 3r), and start / end /
+    intersection points."""
+    out = display_photo(photo).astype(np.float32)
     layers = [("artery", masks.arteries), ("vein", masks.veins)] if masks.has_av else [("vessel", masks.vessels)]
     for name, mask in layers:
         out[mask] = 0.4 * out[mask] + 0.6 * np.array(COLOURS[name], np.float32)
@@ -49,7 +60,5 @@ def overlay_image(
 
 def write_overlay(path: str | os.PathLike, photo, masks, disc, points=None):
     """Save :func:`overlay_image` as PNG, atomically."""
-    from medvit.io.writers import save_png
-
     picture = overlay_image(photo, masks, disc, points)
     return save_png(np.transpose(picture, (2, 1, 0)), path)  # (H, W, C) → MONAI's (C, x, y)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
+from monai.metrics import compute_dice
 from skimage.morphology import skeletonize
 
 from medvit.errors import MedvitError
@@ -25,9 +27,6 @@ def _pair(prediction: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np
 
 def dice(prediction: np.ndarray, reference: np.ndarray) -> float:
     """Dice overlap of two (H, W) masks, by MONAI's ``compute_dice``; NaN when both are empty."""
-    import torch
-    from monai.metrics import compute_dice
-
     prediction, reference = _pair(prediction, reference)
     as_tensor = lambda m: torch.from_numpy(m)[None, None].float()  # noqa: E731 - (B, C, H, W)
     value = compute_dice(as_tensor(prediction), as_tensor(reference), include_background=True, ignore_empty=True)

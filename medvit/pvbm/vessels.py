@@ -22,14 +22,12 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage import exposure, filters, morphology
 
 from medvit.errors import MedvitError
+from medvit.pvbm.photo import MIN_SIDE, brightness, fundus_photo
 
-__all__ = ["MIN_IMAGE_SIZE", "field_of_view", "fov_diameter", "vessel_mask"]
-
-#: Smallest accepted height and width, in pixels: below it no vessel is more than a pixel wide.
-MIN_IMAGE_SIZE = 64
-
+__all__ = ["field_of_view", "fov_diameter", "vessel_mask"]
 
 
 def field_of_view(image: np.ndarray, threshold: float = 0.15, rim: float = 0.005) -> np.ndarray:
@@ -60,13 +58,13 @@ def field_of_view(image: np.ndarray, threshold: float = 0.15, rim: float = 0.005
         raise MedvitError(f"field_of_view: threshold must lie between 0 and 1, got {threshold!r}")
     if rim < 0:
         raise MedvitError(f"field_of_view: rim must not be negative, got {rim!r}")
-    return _field_of_view(_as_float_photo(image), threshold, rim)
+    return _field_of_view(fundus_photo(image), threshold, rim)
 
 
 def _field_of_view(photo: np.ndarray, threshold: float = 0.15, rim: float = 0.005) -> np.ndarray:
-    """:func:`field_of_view` of a photo already checked by :func:`_as_float_photo`."""
-    brightness = _brightness(photo)
-    bright = brightness > threshold * np.percentile(brightness, 99)
+    """:func:`field_of_view` of a photo already checked by :func:`~medvit.pvbm.photo.fundus_photo`."""
+    value = brightness(photo)
+    bright = value > threshold * np.percentile(value, 99)
     labels, count = ndi.label(bright)
     if count == 0:
         raise MedvitError("field_of_view: no field of view found: no region is brighter than its surround")
@@ -143,9 +141,7 @@ def vessel_mask(
         MedvitError: bad image or FOV (shape, size, values), bad parameters, or a FOV too
             small to hold vessels.
     """
-    from skimage import exposure, filters, morphology
-
-    photo = _as_float_photo(image)
+    photo = fundus_photo(image)
     fov = _field_of_view(photo) if fov is None else _check_fov(fov, photo.shape[:2])
     sigma_fractions = np.asarray(sigmas, dtype=float).ravel()
     if sigma_fractions.size == 0 or not np.all(np.isfinite(sigma_fractions) & (sigma_fractions > 0)):
@@ -159,7 +155,7 @@ def vessel_mask(
     sigmas_px = np.unique(np.maximum(sigma_fractions * diameter, 1.0))
     margin = 3.0 * sigmas_px.max()
     inner = ndi.distance_transform_edt(fov) > margin
-    if np.count_nonzero(inner) < MIN_IMAGE_SIZE**2 / 4:
+    if np.count_nonzero(inner) < MIN_SIDE**2 / 4:
         raise MedvitError(
             f"vessel_mask: the field of view ({np.count_nonzero(fov)} px, about {diameter:.0f} px across) "
             f"is too small to find vessels in"
@@ -191,7 +187,7 @@ def vessel_mask(
 
     min_pixels = int(round(min_size * np.count_nonzero(fov)))
     if min_pixels > 1:
-        vessels = _remove_small_objects(morphology, vessels, min_pixels)
+        vessels = _remove_small_objects(vessels, min_pixels)
     return vessels
 
 
@@ -202,8 +198,6 @@ def _multiscale_sato(image: np.ndarray, sigmas_px: np.ndarray) -> np.ndarray:
     (a quarter of the pixels, half the kernel) and are interpolated back; Sato's
     ``sigma**2`` normalisation makes the two levels' responses comparable.
     """
-    from skimage import filters
-
     fine = sigmas_px[sigmas_px < 2.0]
     coarse = sigmas_px[sigmas_px >= 2.0]
     result = np.zeros(image.shape, dtype=np.float32)
@@ -220,63 +214,12 @@ def _multiscale_sato(image: np.ndarray, sigmas_px: np.ndarray) -> np.ndarray:
     return result
 
 
-def _remove_small_objects(morphology, mask: np.ndarray, min_pixels: int) -> np.ndarray:
+def _remove_small_objects(mask: np.ndarray, min_pixels: int) -> np.ndarray:
     """``remove_small_objects`` dropping pieces under ``min_pixels`` on scikit-image before and after 0.26."""
     try:
         return morphology.remove_small_objects(mask, max_size=min_pixels - 1)
     except TypeError:  # scikit-image < 0.26 has only min_size
         return morphology.remove_small_objects(mask, min_size=min_pixels)
-
-
-def _as_float_photo(image) -> np.ndarray:
-    """``image`` as float32 in [0, 1], (H, W) grey or (H, W, 3) RGB, or a MedvitError saying why not."""
-    if not isinstance(image, np.ndarray):
-        try:
-            image = np.asarray(image)
-        except Exception as err:  # noqa: BLE001 - any conversion failure is the user's input
-            raise MedvitError(f"expected an image array, got {type(image).__name__} ({err})") from None
-    if image.ndim == 3 and image.shape[-1] == 4:
-        image = image[..., :3]  # alpha carries no retina
-    if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[..., 0]
-    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[-1] == 3)):
-        raise MedvitError(
-            f"expected a fundus photo of shape (H, W, 3) RGB or (H, W) grey, got shape {image.shape}"
-        )
-    if image.dtype == bool or not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
-        raise MedvitError(f"expected an integer or float photo, got dtype {image.dtype}")
-    height, width = image.shape[:2]
-    if min(height, width) < MIN_IMAGE_SIZE:
-        raise MedvitError(
-            f"image of {height}x{width} px is too small: fundus analysis needs at least "
-            f"{MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} px"
-        )
-    if np.issubdtype(image.dtype, np.integer):
-        info = np.iinfo(image.dtype)
-        if info.min < 0 and image.min() < 0:
-            raise MedvitError("photo has negative pixel values; expected brightness from 0 up")
-        photo = image.astype(np.float32) / np.float32(info.max)
-    else:
-        if not np.all(np.isfinite(image)):
-            raise MedvitError("photo contains NaN or infinite values")
-        low, high = float(image.min()), float(image.max())
-        if low < 0:
-            raise MedvitError(f"photo has negative pixel values (minimum {low:g}); expected floats in [0, 1]")
-        if high > 255:
-            raise MedvitError(f"float photo has values up to {high:g}; expected [0, 1] (or a 0-255 scale)")
-        photo = image.astype(np.float32) / np.float32(255.0 if high > 1 else 1.0)
-    # ~2/255: sensor noise on a lens cap, not a retina
-    if float(np.percentile(_brightness(photo), 99)) < 0.01:
-        raise MedvitError("photo is black (no pixel brighter than 1% of full scale): no retina to analyse")
-    return photo
-
-
-def _brightness(photo: np.ndarray) -> np.ndarray:
-    """Brightest channel per pixel (HSV value), (H, W): the red channel on a fundus photo."""
-    if photo.ndim == 2:
-        return photo
-    # channel-by-channel maximum: several times faster than max(axis=-1) on (H, W, 3)
-    return np.maximum(np.maximum(photo[..., 0], photo[..., 1]), photo[..., 2])
 
 
 def _check_fov(fov, shape: tuple[int, int]) -> np.ndarray:

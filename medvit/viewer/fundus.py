@@ -7,13 +7,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from medvit.bundle.workflow import bundle_component
+from medvit.pvbm.cohort import bundle_dir, bundle_overrides
+from medvit.pvbm.geometry import vessel_skeleton
+from medvit.pvbm.masks import VesselMasks
+from medvit.pvbm.overlay import display_photo, overlay_image
+from medvit.pvbm.photo import channels_last
+
 SKELETON_COLOUR = (0, 0, 0)  # drawn inside the vessels' tint
 
 
 @dataclass
 class FundusAnalysis:
-    photo: np.ndarray  # (H, W, 3) in (row, col) order
-    masks: object  # medvit.pvbm.masks.VesselMasks
+    photo: np.ndarray  # (H, W, 3) in (row, col) order: uint8, or float in [0, 1]
+    masks: VesselMasks
     disc: tuple[float, float, float]  # (x, y, radius) px
     points: dict  # skeleton points: start / end / intersection → (N, 2) (row, col)
     row: dict  # the biomarkers, as the CSV's row
@@ -24,11 +31,8 @@ class FundusAnalysis:
         """(H, W, 3) uint8: the photo, or :func:`medvit.pvbm.overlay.overlay_image` (disc
         circle and zone B rings always, vessels and skeleton points when asked) with the
         skeleton's centre lines drawn over it."""
-        from medvit.pvbm.masks import VesselMasks
-        from medvit.pvbm.overlay import overlay_image
-
         if not overlay:
-            return np.asarray(self.photo[..., :3], dtype=np.uint8)
+            return display_photo(self.photo)
         masks = self.masks if vessels else VesselMasks(np.zeros_like(self.masks.vessels))
         picture = overlay_image(self.photo, masks, self.disc, self.points if points else None)
         if skeleton and self.skeleton is not None:
@@ -37,14 +41,10 @@ class FundusAnalysis:
 
 
 def analyse_photo(path: str | os.PathLike, segmentation: str = "classical", checkpoint: str | None = None) -> FundusAnalysis:
-    """Segment, find the disc and measure, as :func:`medvit.pvbm.pipeline.measure_fundus`
-    does for the bundle, keeping the masks and skeleton points to draw."""
-    from medvit.pvbm.geometry import vessel_skeleton
-    from medvit.pvbm.optic_disc import detect_optic_disc
-    from medvit.pvbm.pipeline import measure_masks, read_photo_rc, segment
-
-    photo = read_photo_rc(path)
-    masks, fov = segment(photo, segmentation, checkpoint)
-    disc = detect_optic_disc(photo, vessels=masks.vessels, fov=fov)
-    row, points = measure_masks(masks, disc, return_points=True)
-    return FundusAnalysis(photo, masks, disc, points or {}, row, vessel_skeleton(masks.vessels))
+    """The PVBM bundle's predictor on one photo (built once per process and settings), keeping
+    the masks, disc and skeleton points to draw."""
+    overrides = bundle_overrides({"segmentation": segmentation, "checkpoint": checkpoint})
+    data = bundle_component(bundle_dir(), "predictor", **overrides).process(os.fspath(path))
+    masks = data["masks"]
+    return FundusAnalysis(channels_last(data["image"]), masks, data["disc"], data["points"], data["row"],
+                          vessel_skeleton(masks.vessels))

@@ -171,7 +171,9 @@ class OutputFolder:
     @property
     def dataset_dir(self) -> str | None:
         """The folder the run read its inputs from, as its provenance records it."""
-        return self.provenance.get("provenance", {}).get("dataset_dir") or self.settings.get("dataset_dir")
+        # runs of a bundle's config record it in the provenance and the config (medvit.bundle.workflow.Cohort)
+        return (self.provenance.get("provenance", {}).get("dataset_dir")
+                or self.settings.get("config", {}).get("dataset_dir") or self.settings.get("dataset_dir"))
 
     def failed(self):
         return self.table[self.table["status"] != "ok"]
