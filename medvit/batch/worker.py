@@ -6,6 +6,7 @@ thread settings below apply before the case function imports numpy or torch.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -105,6 +106,19 @@ def unwrap_monai_error(err: BaseException) -> BaseException:
     while isinstance(err, RuntimeError) and str(err).startswith(MONAI_WRAPPERS) and err.__cause__ is not None:
         err = err.__cause__
     return err
+
+
+@contextlib.contextmanager
+def unwrapped_errors():
+    """Raise the error MONAI's machinery wrapped (see :func:`unwrap_monai_error`) instead of its
+    ``RuntimeError``: a caller from Python gets the :class:`MedvitError` that names the file."""
+    try:
+        yield
+    except RuntimeError as err:
+        cause = unwrap_monai_error(err)
+        if cause is err:
+            raise
+        raise cause from None
 
 
 def clean_result(result: Any) -> dict[str, Any]:

@@ -102,7 +102,7 @@ def load_case(case_dir: str | os.PathLike, file_patterns=None, descriptions=None
     """
     from monai.transforms import Compose, ConcatItemsd
 
-    from medvit.batch.worker import unwrap_monai_error
+    from medvit.batch.worker import unwrapped_errors
     from medvit.bundle.workflow import bundle_component
 
     options = {"file_patterns": file_patterns, "descriptions": descriptions, "register": bool(register)}
@@ -110,10 +110,8 @@ def load_case(case_dir: str | os.PathLike, file_patterns=None, descriptions=None
     reference = bundle_component(bundle_dir(), "reference_series", **options)
     steps = list(preprocessing.transforms)
     end = next(i for i, step in enumerate(steps) if isinstance(step, ConcatItemsd)) + 1
-    try:
+    with unwrapped_errors():  # MONAI's "applying transform ..." around the real error
         data = Compose(steps[:end])({"image": os.fspath(case_dir)})
-    except RuntimeError as err:  # MONAI's "applying transform ..." around the real error
-        raise unwrap_monai_error(err) from None
     return data["image"], data["series"][reference], data.get("registration", {})
 
 

@@ -43,9 +43,10 @@ def run_config(bundle: Path, config: str | list[str], **overrides):
     """
     from monai.bundle import ConfigWorkflow
 
+    from medvit.batch.worker import unwrapped_errors
     from medvit.io.monai_reader import quiet_gpu_dicom_reader_notices
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), unwrapped_errors():
         warnings.filterwarnings("ignore", message="parsing config_file", category=UserWarning)
         quiet_gpu_dicom_reader_notices()  # again: catch_warnings drops the filter it set on import at the end
         logging.disable(logging.INFO)

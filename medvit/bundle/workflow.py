@@ -129,12 +129,16 @@ class CasePredictor:
 
     def process(self, path: str) -> dict:
         """One input's data after postprocessing (and evaluation): the prediction, what the
-        transforms added (e.g. masks a viewer draws) and the ``row``."""
-        data = dict(self.preprocessing({self.image_key: os.fspath(path)}))
-        data[self.pred_key] = self.predict(data)
-        for transforms in (self.postprocessing, self.evaluation):
-            if transforms is not None:
-                data = transforms(data)
+        transforms added (e.g. masks a viewer draws) and the ``row``. An error of a transform is
+        raised as itself, not inside MONAI's wrapper."""
+        from medvit.batch.worker import unwrapped_errors
+
+        with unwrapped_errors():
+            data = dict(self.preprocessing({self.image_key: os.fspath(path)}))
+            data[self.pred_key] = self.predict(data)
+            for transforms in (self.postprocessing, self.evaluation):
+                if transforms is not None:
+                    data = transforms(data)
         return data
 
     def __call__(self, path: str) -> dict:
@@ -337,16 +341,11 @@ def bundle_component(bundle: str | os.PathLike, component_id: str, config: str =
     """A parsed component of a bundle's config (e.g. its ``network`` with weights), built once per
     process for each (bundle, config, component, overrides): the viewer's and the demo's one
     cached loader. ``overrides``: config ids → JSON values."""
-    from medvit.batch.worker import unwrap_monai_error
+    from medvit.batch.worker import unwrapped_errors
 
     try:
         key = json.dumps(overrides, sort_keys=True)
     except TypeError:
         raise MedvitError(f"overrides must be JSON values: {overrides!r}") from None
-    try:
+    with unwrapped_errors():
         return _bundle_component(os.fspath(bundle), config, component_id, key)
-    except RuntimeError as err:
-        cause = unwrap_monai_error(err)
-        if isinstance(cause, MedvitError):
-            raise cause from None
-        raise

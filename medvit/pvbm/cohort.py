@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from medvit.batch.worker import unwrap_monai_error
 from medvit.bundle.registry import bundles_root
 from medvit.bundle.run import run_config
 from medvit.errors import MedvitError
@@ -107,13 +106,7 @@ def run_biomarker_cohort(
             folder or checkpoint, a broken disc table).
     """
     overrides = bundle_overrides(options)
-    try:
-        return run_config(bundle_dir(), "inference.json", dataset_dir=os.fspath(dataset_dir),
-                          output_dir=os.fspath(Path(out_csv).parent), output_csv=os.fspath(out_csv),
-                          workers=workers, scheduler=scheduler, anonymise=anonymise, resume=resume,
-                          progress=progress, **overrides)
-    except RuntimeError as err:
-        cause = unwrap_monai_error(err)
-        if isinstance(cause, MedvitError):
-            raise cause from None
-        raise
+    return run_config(bundle_dir(), "inference.json", dataset_dir=os.fspath(dataset_dir),
+                      output_dir=os.fspath(Path(out_csv).parent), output_csv=os.fspath(out_csv),
+                      workers=workers, scheduler=scheduler, anonymise=anonymise, resume=resume,
+                      progress=progress, **overrides)

@@ -17,7 +17,6 @@ from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
 from medvit.batch.summary import write_summary
-from medvit.batch.worker import unwrap_monai_error
 from medvit.bundle.run import run_config
 from medvit.bundle.transforms import source_path
 from medvit.bundle.workflow import add_to_row
@@ -106,12 +105,6 @@ def evaluate_segmentation(
     per-image table (pandas DataFrame).
     """
     overrides = bundle_overrides({"segmentation": segmentation, "checkpoint": checkpoint, "network": network})
-    try:
-        return run_config(bundle_dir(), "evaluate.json", images_dir=os.fspath(dataset_dir),
-                          labels_dir=os.fspath(labels_dir), output_dir=os.fspath(output_dir), workers=workers,
-                          progress=progress, **overrides)
-    except RuntimeError as err:
-        cause = unwrap_monai_error(err)
-        if isinstance(cause, MedvitError):
-            raise cause from None
-        raise
+    return run_config(bundle_dir(), "evaluate.json", images_dir=os.fspath(dataset_dir),
+                      labels_dir=os.fspath(labels_dir), output_dir=os.fspath(output_dir), workers=workers,
+                      progress=progress, **overrides)

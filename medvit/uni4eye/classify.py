@@ -110,17 +110,10 @@ def bundle_overrides(network: dict | None = None, checkpoint: str | os.PathLike 
 def _run(config: str, **overrides):
     """:func:`medvit.bundle.run.run_config` of this bundle, MONAI's wrappers taken off a medvit error
     (e.g. a missing checkpoint, found when the network is built)."""
-    from medvit.batch.worker import unwrap_monai_error
     from medvit.bundle.registry import bundles_root
     from medvit.bundle.run import run_config
 
-    try:
-        return run_config(bundles_root() / BUNDLE_NAME, config, **overrides)
-    except RuntimeError as err:
-        cause = unwrap_monai_error(err)
-        if isinstance(cause, MedvitError):
-            raise cause from None
-        raise
+    return run_config(bundles_root() / BUNDLE_NAME, config, **overrides)
 
 
 def run_ophthalmic_cohort(dataset: str | os.PathLike, output_dir: str | os.PathLike, *, workers: int = 1,
@@ -158,12 +151,8 @@ def classify_item(path: str | os.PathLike, **options) -> dict:
     Returns:
         the row: ``p_<class>`` per class, ``predicted``, ``spatial_dims``, ``weights``.
     """
-    from medvit.batch.worker import unwrap_monai_error
     from medvit.bundle.registry import bundles_root
     from medvit.bundle.workflow import bundle_component
 
     predictor = bundle_component(bundles_root() / BUNDLE_NAME, "predictor", **bundle_overrides(**options))
-    try:
-        return predictor(os.fspath(path))
-    except RuntimeError as err:
-        raise unwrap_monai_error(err) from None
+    return predictor(os.fspath(path))

@@ -127,14 +127,12 @@ def load_item(item: Mapping, size_2d: Sequence[int] | int, size_3d: Sequence[int
             ``spatial_dims`` (or ``spatial_dims`` given here: the network path asked for), a
             blank image, or a volume of the wrong depth under ``"error"``.
     """
-    from medvit.batch.worker import unwrap_monai_error
+    from medvit.batch.worker import unwrapped_errors
 
     size_2d = int(size_2d) if np.ndim(size_2d) == 0 else tuple(int(s) for s in size_2d)
     loader = _loader(size_2d, tuple(int(s) for s in size_3d), wrong_depth, spatial_dims)
-    try:
+    with unwrapped_errors():  # MONAI's "applying transform ..." wrapper: the cause says what is wrong
         image = loader({**item, "name": item_name(item)})["image"]
-    except RuntimeError as err:  # MONAI's "applying transform ..." wrapper: the cause says what is wrong
-        raise unwrap_monai_error(err) from None
     return image.as_tensor() if hasattr(image, "as_tensor") else image
 
 
