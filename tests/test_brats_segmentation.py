@@ -457,3 +457,25 @@ def test_four_dicom_series_in_one_folder_load_by_their_series_uids(dataset, tmp_
     assert reference.path == flat and reference.series_uid
     np.testing.assert_array_equal(np.asarray(volume), np.asarray(nested))
     assert len({float(np.asarray(channel).std()) for channel in volume}) == 4  # four different series
+
+
+def test_a_case_that_fails_while_writing_leaves_none_of_its_outputs(tmp_path, monkeypatch):
+    """The label map is written first; when the DICOM SEG then fails, the case's error row is all
+    there is: no lone ``_seg.nii.gz`` (issue 17, item 4)."""
+    import medvit.io.dicom_seg
+    from medvit.brats.synthetic import write_brats_dicom_case
+    from medvit.errors import MedvitError
+
+    write_brats_dicom_case(tmp_path / "cases", "dicom_case", seed=4, spacing=4.0)
+
+    def broken(*args, **kwargs):
+        raise MedvitError("the SEG cannot be written (test)")
+
+    monkeypatch.setattr(medvit.io.dicom_seg, "write_dicom_seg", broken)
+    with pytest.raises(MedvitError, match="0 ok, 1 failed .*dicom_case: the SEG cannot be written"):
+        _run(tmp_path, tmp_path / "out", load_pretrain=False)
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "out" / "volumes.csv")
+    assert table["status"].tolist() == ["error"]
+    assert not list((tmp_path / "out").rglob("*.nii.gz")) and not list((tmp_path / "out").rglob("*.dcm"))

@@ -130,10 +130,11 @@ class CasePredictor:
     def process(self, path: str) -> dict:
         """One input's data after postprocessing (and evaluation): the prediction, what the
         transforms added (e.g. masks a viewer draws) and the ``row``. An error of a transform is
-        raised as itself, not inside MONAI's wrapper."""
+        raised as itself, not inside MONAI's wrapper, and the files the case wrote are removed."""
         from medvit.batch.worker import unwrapped_errors
+        from medvit.io.atomic import all_or_nothing
 
-        with unwrapped_errors():
+        with unwrapped_errors(), all_or_nothing():  # a case that fails leaves none of its files
             data = dict(self.preprocessing({self.image_key: os.fspath(path)}))
             data[self.pred_key] = self.predict(data)
             for transforms in (self.postprocessing, self.evaluation):

@@ -8,6 +8,7 @@ a crash leaves the previous version (or nothing) in place.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import secrets
 from collections.abc import Iterator
@@ -41,9 +42,34 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, target)
+        written = _CASE_OUTPUTS.get()
+        if written is not None:
+            written.append(target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+# The files one case has written so far, while :func:`all_or_nothing` is open.
+_CASE_OUTPUTS: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar("case_outputs", default=None)
+
+
+@contextlib.contextmanager
+def all_or_nothing() -> Iterator[list[Path]]:
+    """Files written through :func:`atomic_path` inside the block are removed again if it
+    fails: a case's outputs (a label map and its DICOM SEG, say) appear together or not at all.
+    Yields the list of the files written so far."""
+    written: list[Path] = []
+    token = _CASE_OUTPUTS.set(written)
+    try:
+        yield written
+    except BaseException:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
+    finally:
+        _CASE_OUTPUTS.reset(token)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
