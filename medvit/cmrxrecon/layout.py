@@ -147,10 +147,18 @@ class CMRxKSpace(OpenFile):
         return self.shape[2]
 
     def read_slice(self, t: int, z: int) -> np.ndarray:
-        """Frame ``t`` of slice ``z``: complex64 ``(coil, ky, kx)`` (one coil for single-coil data)."""
+        """Frame ``t`` of slice ``z``: complex64 ``(coil, ky, kx)`` (one coil for single-coil data).
+
+        Raises:
+            VariableReadError: the slice holds NaN or infinite values (a reconstruction would
+                spread them over the whole image).
+        """
         if not (0 <= t < self.num_frames and 0 <= z < self.num_slices):
             raise IndexError(f"(t={t}, z={z}) outside {self.num_frames} frames × {self.num_slices} slices")
         kspace = read_complex(self._ds, (t, z))
+        bad = kspace.size - int(np.count_nonzero(np.isfinite(kspace)))
+        if bad:
+            raise VariableReadError(self.path, self.variable, f"has {bad} NaN or infinite value(s) in frame {t}, slice {z}")
         return kspace[None] if self.single_coil else kspace
 
     def slices(self) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
