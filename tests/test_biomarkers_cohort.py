@@ -202,3 +202,32 @@ def test_pool_and_dask_give_the_same_table(tmp_path):
     assert local.count(",ok,") == 3
     assert (tmp_path / "pool.csv").read_text() == local
     assert (tmp_path / "dask.csv").read_text() == local
+
+
+def test_disc_table_names_match_after_unicode_normalisation_and_unmatched_rows_are_reported(tmp_path):
+    """A disc table typed on another system (é decomposed, NFD) still matches the photo; a row that
+    matches no photo (a typo) is reported and recorded, not silently left to the detector; a radius
+    of 1e12 px is an error row, not a measurement (issue 17, item 10)."""
+    import unicodedata
+
+    photo = np.asarray(Image.fromarray(skimage.data.retina()).resize((360, 360), Image.LANCZOS))
+    images = tmp_path / "photos"
+    images.mkdir()
+    nfc = unicodedata.normalize("NFC", "Ménière_left.png")
+    Image.fromarray(photo).save(images / nfc)
+    Image.fromarray(photo).save(images / "huge.png")
+    table = tmp_path / "discs.csv"
+    nfd = unicodedata.normalize("NFD", nfc)
+    assert nfd != nfc
+    table.write_text(f"image,x,y,radius\n{nfd},250,180,14\nretna_right.png,100,100,10\nhuge.png,180,180,1e12\n",
+                     encoding="utf-8")
+    out = tmp_path / "out" / "biomarkers.csv"
+    result = run_cli("biomarkers", str(images), "--out", str(out), "--disc", str(table), "--quiet", "--n-rotations", "5")
+    assert result.returncode == 0, result.stderr
+    assert f"warning: {table}: 1 row(s) match no photo, so their discs are not used: retna_right.png" in result.stderr
+    _, rows = read_rows(out)
+    assert rows[nfc]["status"] == "ok" and rows[nfc]["disc_source"] == "override" and rows[nfc]["disc_x"] == "250.0"
+    assert rows["huge.png"]["status"] == "error"
+    assert "optic disc radius 1e+12 px is larger than half the 360×360 image" in rows["huge.png"]["error"]
+    provenance = json.loads(out.with_name("biomarkers.provenance.json").read_text())["provenance"]
+    assert provenance["disc_table_unmatched"] == ["retna_right.png"]

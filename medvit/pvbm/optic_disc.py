@@ -17,6 +17,8 @@ from __future__ import annotations
 import csv
 import math
 import os
+import sys
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -198,7 +200,7 @@ def read_disc_overrides(csv_path: str | os.PathLike) -> dict[str, tuple[float, f
     for line, row in enumerate(rows[1:], start=2):
         where = f"{path}, row {line}"
         cells = {name: (row[index].strip() if index < len(row) else "") for name, index in column.items()}
-        name = cells["image"]
+        name = unicodedata.normalize("NFC", cells["image"])  # é typed or decomposed (macOS file names) alike
         if not name:
             raise MedvitError(f"{where}: the image name is empty")
         values = []
@@ -269,8 +271,28 @@ def disc_override(overrides: dict[str, tuple[float, float, float]] | None,
     name or stem; None where the table has no entry (or there is no table)."""
     if not overrides:
         return None
-    path = Path(image_path)
+    path = Path(unicodedata.normalize("NFC", os.fspath(image_path)))
     for key in (path.name, path.stem):
         if key in overrides:
             return overrides[key]
     return None
+
+
+def unmatched_overrides(csv_path: str | os.PathLike | None, image_paths) -> list[str]:
+    """The disc table's images that match none of ``image_paths`` (by name or stem, Unicode
+    normalised): a typo there would silently leave that photo's disc to the detector. Printed as
+    a warning and recorded in the run's provenance (the bundle's ``disc_table_unmatched``)."""
+    if not csv_path:
+        return []
+    overrides = read_disc_overrides(csv_path)
+    names = set()
+    for path in image_paths:
+        path = Path(unicodedata.normalize("NFC", os.fspath(path)))
+        names.update((path.name, path.stem))
+    unmatched = sorted({key for key in overrides if key not in names and Path(key).stem not in names})
+    # a row "a.png" is stored as "a.png" and "a": report it once, by the name as written
+    unmatched = [key for key in unmatched if not any(other != key and Path(other).stem == key for other in unmatched)]
+    if unmatched:
+        print(f"warning: {csv_path}: {len(unmatched)} row(s) match no photo, so their discs are not used: "
+              + ", ".join(unmatched[:10]) + (" ..." if len(unmatched) > 10 else ""), file=sys.stderr)
+    return unmatched

@@ -25,6 +25,9 @@ def check_disc(shape: tuple[int, int], disc_x: float, disc_y: float, disc_radius
     height, width = shape
     if not (np.isfinite(disc_radius) and disc_radius > 0):
         raise MedvitError(f"optic disc radius must be positive, got {disc_radius}")
+    if disc_radius > max(height, width) / 2:  # a disc is about a tenth of the field of view across
+        raise MedvitError(f"optic disc radius {disc_radius:g} px is larger than half the {width}×{height} image: "
+                          "not a disc (a radius in another unit?)")
     if not (0 <= disc_x < width and 0 <= disc_y < height):
         raise MedvitError(f"optic disc centre ({disc_x:.0f}, {disc_y:.0f}) lies outside the {width}×{height} image")
 
