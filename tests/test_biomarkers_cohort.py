@@ -66,7 +66,7 @@ def test_bad_images_get_a_reason_not_a_crash(classical_run):
     assert "entirely black" in reasons["black.png"]
     assert "not an image" in reasons["notes.png"]
     assert "too small" in reasons["tiny_grey.png"]
-    assert "colour fundus photograph" in reasons["grey.png"]
+    assert "colour fundus photograph" in reasons["grey.png"] and "grey.png: " in reasons["grey.png"]
     assert all("Traceback" not in r for r in reasons.values())
 
 

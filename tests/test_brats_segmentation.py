@@ -479,3 +479,12 @@ def test_a_case_that_fails_while_writing_leaves_none_of_its_outputs(tmp_path, mo
     table = pd.read_csv(tmp_path / "out" / "volumes.csv")
     assert table["status"].tolist() == ["error"]
     assert not list((tmp_path / "out").rglob("*.nii.gz")) and not list((tmp_path / "out").rglob("*.dcm"))
+
+
+@pytest.mark.parametrize("roi_size", [[32, 32, 32], [64, 64, 48], 16])
+def test_a_window_swin_unetr_cannot_take_is_one_line_naming_the_setting(brats_case, tmp_path, roi_size):
+    """``--roi_size [32,32,32]`` gave PyTorch's "Expected more than 1 spatial element when training"
+    (issue 17, item 9): the setting, its value and the rule instead."""
+    with pytest.raises(MedvitError, match=r"roi_size \[.*\]: Swin UNETR's sliding window must be a multiple of 32 "
+                                          r"and at least 64 per axis"):
+        _run(brats_case, tmp_path, roi_size=roi_size)

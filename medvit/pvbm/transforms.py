@@ -57,7 +57,7 @@ class FundusPhotod(MapTransform):
             array = _numpy(d[key])
             photo = fundus_photo(np.moveaxis(array, 0, -1) if array.ndim == 3 else array, meta.get("filename_or_obj"))
             if self.colour and photo.ndim != 3:
-                raise MedvitError(GREY_MESSAGE)
+                raise MedvitError(f"{meta.get('filename_or_obj', 'photo')}: {GREY_MESSAGE}")
             d[key] = MetaTensor(torch.from_numpy(channels_first(photo)), meta=meta)
         return d
 
