@@ -9,11 +9,17 @@ from collections.abc import Hashable, Mapping
 from pathlib import Path
 
 import numpy as np
+import torch
 from monai.config import KeysCollection
+from monai.metrics import compute_dice, compute_hausdorff_distance
 from monai.transforms import MapTransform
 
+from medvit.batch.summary import write_summary
 from medvit.brats.labels import CHANNELS, REGION_LABELS
-from medvit.brats.segment import BUNDLE_NAME, CASE_COLUMNS
+from medvit.brats.segment import BUNDLE_NAME, CASE_COLUMNS, bundle_overrides
+from medvit.brats.transforms import grid_spacing
+from medvit.bundle.registry import bundles_root
+from medvit.bundle.run import run_config
 from medvit.bundle.workflow import add_to_row
 from medvit.errors import MedvitError
 
@@ -32,9 +38,6 @@ def region_scores(prediction: np.ndarray, reference: np.ndarray, spacing=None) -
         ``dice_tc``, ``dice_wt``, ``dice_et``, ``hd95_tc``, ... (MONAI's metrics; NaN where
         the region is empty in both).
     """
-    import torch
-    from monai.metrics import compute_dice, compute_hausdorff_distance
-
     def regions(labels):  # (X, Y, Z) labels → (1, 3, X, Y, Z) region masks
         masks = [np.isin(np.asarray(labels), REGION_LABELS[region]) for region in CHANNELS]
         return torch.from_numpy(np.stack(masks)[None].astype(np.float32))
@@ -60,8 +63,6 @@ class RegionScoresd(MapTransform):
         self.label_key, self.image_key = label_key, image_key
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        from medvit.brats.transforms import grid_spacing
-
         d = dict(data)
         spacing = grid_spacing(d, self.image_key)
         for key in self.key_iterator(d):
@@ -72,8 +73,6 @@ class RegionScoresd(MapTransform):
 def summarise_scores(table, output_dir: str | os.PathLike):
     """Writes ``<output_dir>/metrics_summary.csv`` (mean, std, n of each metric over the ok cases);
     returns ``table``."""
-    from medvit.batch.summary import write_summary
-
     write_summary(table, Path(output_dir) / "metrics_summary.csv", METRIC_COLUMNS)
     return table
 
@@ -82,9 +81,5 @@ def evaluate_brats_cohort(dataset_dir: str | os.PathLike, output_dir: str | os.P
     """The bundle's ``evaluate.json`` on every case: ``<output_dir>/metrics.csv`` per case and
     ``metrics_summary.csv``; ``options`` as :func:`medvit.brats.segment.run_brats_cohort`'s, and
     ``reference_pattern``. Returns the table."""
-    from medvit.brats.segment import bundle_overrides
-    from medvit.bundle.registry import bundles_root
-    from medvit.bundle.run import run_config
-
     return run_config(bundles_root() / BUNDLE_NAME, "evaluate.json", dataset_dir=os.fspath(dataset_dir),
                       output_dir=os.fspath(output_dir), **bundle_overrides(**options))

@@ -22,10 +22,14 @@ from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from monai.config import KeysCollection
 from monai.transforms import LoadImaged, MapTransform, Transform
 
+from medvit.brats.qc import qc_flags
+from medvit.brats.registration import rigid_register
 from medvit.brats.series import find_brats_series
+from medvit.brats.transforms import grid_spacing
 from medvit.bundle.transforms import source_path
 from medvit.bundle.workflow import add_to_row
 from medvit.errors import MedvitError
@@ -94,8 +98,6 @@ class CheckVolumed(MapTransform):
     """Refuses an image that is not one 3D volume (1, X, Y, Z) or that holds NaN / infinite values."""
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        import torch
-
         d = dict(data)
         for key in self.key_iterator(d):
             image = d[key]
@@ -118,10 +120,6 @@ class RigidRegisterd(MapTransform):
         self.key_dst, self.moves_key = key_dst, moves_key
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        import torch
-
-        from medvit.brats.registration import rigid_register
-
         d = dict(data)
         fixed = d[self.key_dst]
         moves = dict(d.get(self.moves_key) or {})
@@ -181,8 +179,6 @@ class MaskBraind(MapTransform):
         self.mask_key = mask_key
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        import torch
-
         d = dict(data)
         if d.get(self.mask_key) is None:
             return d
@@ -203,9 +199,6 @@ class BratsQCd(MapTransform):
         self.moves_key, self.column = moves_key, column
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        from medvit.brats.qc import qc_flags
-        from medvit.brats.transforms import grid_spacing
-
         d = dict(data)
         for key in self.key_iterator(d):
             flags = qc_flags(np.asarray(d[key]), grid_spacing(d, key), d.get(self.moves_key))

@@ -9,15 +9,14 @@ registration.
 from __future__ import annotations
 
 import numpy as np
+import SimpleITK as sitk
+from monai.data.utils import affine_to_spacing
 
 LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0])
 
 
 def to_sitk(volume: np.ndarray, affine: np.ndarray):
     """(X, Y, Z) array with RAS affine → SimpleITK image (LPS physical space, float32)."""
-    import SimpleITK as sitk
-    from monai.data.utils import affine_to_spacing
-
     image = sitk.GetImageFromArray(np.ascontiguousarray(np.transpose(volume, (2, 1, 0)), dtype=np.float32))
     spacing = np.asarray(affine_to_spacing(np.asarray(affine, dtype=np.float64), r=3))
     image.SetSpacing([float(s) for s in spacing])
@@ -28,8 +27,6 @@ def to_sitk(volume: np.ndarray, affine: np.ndarray):
 
 def from_sitk(image) -> np.ndarray:
     """SimpleITK image → (X, Y, Z) float32 array (the inverse of :func:`to_sitk`'s layout)."""
-    import SimpleITK as sitk
-
     return np.transpose(sitk.GetArrayFromImage(image), (2, 1, 0)).astype(np.float32)
 
 
@@ -46,8 +43,6 @@ def rigid_register(moving: np.ndarray, moving_affine: np.ndarray, fixed: np.ndar
         ``(resampled, info)``: the moved volume on the fixed grid (X, Y, Z) float32, and
         ``{"translation_mm": |t|, "rotation_deg": angle, "metric": final MI value}``.
     """
-    import SimpleITK as sitk
-
     fixed_image, moving_image = to_sitk(fixed, fixed_affine), to_sitk(moving, moving_affine)
     initial = sitk.CenteredTransformInitializer(fixed_image, moving_image, sitk.Euler3DTransform(),
                                                 sitk.CenteredTransformInitializerFilter.GEOMETRY)

@@ -16,10 +16,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from monai.transforms import Compose, ConcatItemsd
+
 import medvit.io.monai_reader  # noqa: F401 - quiets MONAI's GPU DICOM reader before configs build LoadImaged
+from medvit.batch.worker import unwrapped_errors
 from medvit.brats.labels import REGION_LABELS
 from medvit.brats.series import find_brats_series
+from medvit.bundle.registry import bundles_root
+from medvit.bundle.run import run_config
+from medvit.bundle.workflow import bundle_component
 from medvit.errors import MedvitError
+from medvit.io.cases import list_cases
 
 BUNDLE_NAME = "brats_swin_unetr_segmentation"
 VOLUME_COLUMNS = [f"{region}_ml" for region in REGION_LABELS]
@@ -32,8 +39,6 @@ _CONFIG_KEYS = ("legacy_merging", "roi_size", "overlap", "sw_batch_size", "et_la
 
 
 def bundle_dir() -> Path:
-    from medvit.bundle.registry import bundles_root
-
     return bundles_root() / BUNDLE_NAME
 
 
@@ -63,8 +68,6 @@ def run_brats_cohort(dataset_dir: str | os.PathLike, output_dir: str | os.PathLi
     """The bundle's ``inference.json`` on every case folder under ``dataset_dir``: one row per case
     in ``<output_dir>/volumes.csv`` (a case that fails gets an error row; the others go on).
     ``network``, ``checkpoint``, ``options``: as :func:`bundle_overrides`. Returns the table."""
-    from medvit.bundle.run import run_config
-
     return run_config(bundle_dir(), "inference.json", dataset_dir=os.fspath(dataset_dir),
                       output_dir=os.fspath(output_dir), **bundle_overrides(network, checkpoint, **options))
 
@@ -74,8 +77,6 @@ def segment_brats_case(case_dir: str | os.PathLike, *, output_dir: str | os.Path
     """One case folder through the bundle's predictor (built once per process and settings);
     returns its row (volumes, QC flags, output paths relative to ``output_dir``). Results go to
     ``<output_dir>/<case>/``; arguments as :func:`bundle_overrides`."""
-    from medvit.bundle.workflow import bundle_component
-
     case = Path(case_dir)
     overrides = bundle_overrides(network, checkpoint, **options)
     predictor = bundle_component(bundle_dir(), "predictor", dataset_dir=os.fspath(case.parent),
@@ -100,11 +101,6 @@ def load_case(case_dir: str | os.PathLike, file_patterns=None, descriptions=None
     Raises:
         MedvitError: a missing or ambiguous series, a 2D series, NaN / infinite values.
     """
-    from monai.transforms import Compose, ConcatItemsd
-
-    from medvit.batch.worker import unwrapped_errors
-    from medvit.bundle.workflow import bundle_component
-
     options = {"file_patterns": file_patterns, "descriptions": descriptions, "register": bool(register)}
     preprocessing = bundle_component(bundle_dir(), "preprocessing", **options)
     reference = bundle_component(bundle_dir(), "reference_series", **options)
@@ -124,8 +120,6 @@ def training_items(dataset_dir: str | os.PathLike, label_pattern: str = "*_seg.n
     Raises:
         MedvitError: no usable case; a case with DICOM series or without its label map.
     """
-    from medvit.io.cases import list_cases
-
     items = []
     for case in list_cases(dataset_dir):
         refs = find_brats_series(case, file_patterns)

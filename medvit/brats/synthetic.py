@@ -15,10 +15,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
+from pydicom.uid import generate_uid
+from scipy import ndimage
 
-from medvit.brats.labels import ED as LABEL_OEDEMA, ET_BRATS21 as LABEL_ENHANCING, NCR as LABEL_NECROSIS
+from medvit.brats.labels import ED as LABEL_OEDEMA
+from medvit.brats.labels import ET_BRATS21 as LABEL_ENHANCING
+from medvit.brats.labels import NCR as LABEL_NECROSIS
 from medvit.brats.series import BRATS_SERIES as MODALITIES  # BraTS channel order
+from medvit.data.samples import mni152
+from medvit.data.synthetic_dicom import write_mr_series
+from medvit.io.writers import save_nifti
 
 TISSUES = ("csf", "gm", "wm", "necrosis", "enhancing", "oedema")
 # Relative intensity of each tissue (columns as TISSUES) on each sequence (rows as MODALITIES).
@@ -41,11 +49,6 @@ def brain_tissues(spacing: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         ``(tissues, affine)``: tissues of shape (3, X, Y, Z) float32 in [0, 1] (CSF, GM,
         WM; zero outside the brain) and the 4×4 RAS affine of that grid.
     """
-    import nibabel as nib
-    from scipy import ndimage
-
-    from medvit.data.samples import mni152
-
     t1_img = nib.load(mni152("t1"))
     tissues = _template_tissues(np.s_[...])
     affine = t1_img.affine.copy()
@@ -61,11 +64,6 @@ def _template_tissues(index) -> np.ndarray:
 
     CSF is what the brain (the T1's support, holes filled) holds besides GM and WM.
     """
-    import nibabel as nib
-    from scipy import ndimage
-
-    from medvit.data.samples import mni152
-
     t1, gm, wm = (np.asarray(nib.load(mni152(kind)).dataobj[index], dtype=np.float32) for kind in ("t1", "gm", "wm"))
     brain = ndimage.binary_fill_holes(t1 > 0)
     csf = np.clip(brain - gm / 255.0 - wm / 255.0, 0.0, 1.0)
@@ -93,8 +91,6 @@ def grow_tumour(tissues: np.ndarray, spacing: float, rng: np.random.Generator, r
     Returns:
         uint8 array of shape (X, Y, Z); every label is inside the brain.
     """
-    from scipy import ndimage
-
     brain = tissues.sum(0) > 0.5
     depth_mm = ndimage.distance_transform_edt(brain) * spacing
     candidates = np.argwhere((tissues[2] > 0.6) & (depth_mm > radius_mm * 1.6))
@@ -127,8 +123,6 @@ def brats_like_case(seed: int = 0, spacing: float = 1.0) -> tuple[np.ndarray, np
         zero outside the brain (skull-stripped, as BraTS); labels (X, Y, Z) uint8 in
         {0, 1, 2, 4}; the RAS affine.
     """
-    from scipy import ndimage
-
     rng = np.random.default_rng(seed)
     tissues, affine = brain_tissues(spacing)
     labels = grow_tumour(tissues, spacing, rng)
@@ -154,8 +148,6 @@ def write_brats_case(
     Returns:
         paths by key: "t1", "t1ce", "t2", "flair", "seg".
     """
-    from medvit.io.writers import save_nifti
-
     image, labels, affine = brats_like_case(seed, spacing)
     out = Path(out_dir) / case_id
     paths = {}
@@ -173,11 +165,6 @@ def write_brats_dicom_case(out_dir: str | os.PathLike, case_id: str = "synthetic
     Returns:
         paths by key: "case" (the case folder), "t1" ... "flair" (series folders), "seg".
     """
-    from pydicom.uid import generate_uid
-
-    from medvit.data.synthetic_dicom import write_mr_series
-    from medvit.io.writers import save_nifti
-
     image, labels, affine = brats_like_case(seed, spacing)
     case = Path(out_dir) / case_id
     study_uid, frame_uid = generate_uid(), generate_uid()

@@ -17,6 +17,7 @@ from collections.abc import Hashable, Mapping
 from pathlib import Path
 
 import numpy as np
+import torch
 from monai.config import KeysCollection
 from monai.data.utils import affine_to_spacing
 from monai.transforms import MapTransform
@@ -24,6 +25,8 @@ from monai.transforms import MapTransform
 from medvit.brats.labels import CHANNELS, ED, ET_BRATS21, NCR, REGION_LABELS
 from medvit.bundle.transforms import case_output_path
 from medvit.bundle.workflow import add_to_row
+from medvit.io.dicom_seg import SegmentDefinition, write_dicom_seg
+from medvit.io.writers import save_nifti
 
 # DICOM SEG segments: SNOMED CT category "Morphologically abnormal structure" and the tissue type
 _ABNORMAL = ("49755003", "SCT", "Morphologically Abnormal Structure")
@@ -52,8 +55,6 @@ def brats_label_map(regions, et_label: int = ET_BRATS21) -> np.ndarray:
 
 def seg_segments(et_label: int):
     """The three BraTS sub-regions as DICOM SEG segment definitions."""
-    from medvit.io.dicom_seg import SegmentDefinition
-
     return [
         SegmentDefinition(NCR, "Necrosis / non-enhancing tumour core", _ABNORMAL, ("6574001", "SCT", "Necrosis")),
         SegmentDefinition(ED, "Peritumoral edema", _ABNORMAL, ("79654002", "SCT", "Edema")),
@@ -81,8 +82,6 @@ class BratsLabelMapd(MapTransform):
         self.et_label = et_label
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        import torch
-
         d = dict(data)
         for key in self.key_iterator(d):
             d[key] = torch.from_numpy(brats_label_map(d[key], self.et_label)[None])
@@ -122,8 +121,6 @@ class SaveLabelMapd(MapTransform):
         self.suffix, self.column = suffix, column
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        from medvit.io.writers import save_nifti
-
         d = dict(data)
         for key in self.key_iterator(d):
             target = case_file(d, self.root, self.output_dir, self.suffix)
@@ -151,8 +148,6 @@ class SaveDicomSegd(MapTransform):
         self.series_key, self.description, self.column = series_key, description, column
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        from medvit.io.dicom_seg import write_dicom_seg
-
         d = dict(data)
         ref = d[self.series_key][self.reference]
         for key in self.key_iterator(d):

@@ -12,9 +12,16 @@ A bundle may shrink its network for these checks with ``configs/test_overrides.j
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import tempfile
+import warnings
 from pathlib import Path
+
+import torch
+from monai.bundle import ConfigParser, ckpt_export, verify_metadata, verify_net_in_out
+from monai.bundle.scripts import _get_fake_spatial_shape
 
 from medvit.bundle.run import bundle_parser
 
@@ -44,10 +51,6 @@ def check_files(bundle: Path) -> list[str]:
 
 def check_metadata(bundle: Path, schema: Path) -> list[str]:
     """``monai.bundle.verify_metadata`` against the schema copy at ``schema`` (no download)."""
-    import warnings
-
-    from monai.bundle import verify_metadata
-
     try:
         with warnings.catch_warnings():
             # the schema is our own checked-in copy, so there is no published hash to check it against
@@ -84,8 +87,6 @@ def load_parser(bundle: Path, config: Path, overrides: dict | None = None):
 def check_configs(bundle: Path) -> list[str]:
     """Every config parses; inference.json has the model-zoo keys, ``network_def`` builds, and
     ``run`` (of inference.json and evaluate.json) is composed of the config's components."""
-    from monai.bundle import ConfigParser
-
     problems = []
     overrides = shrink_overrides(bundle)
     for config in config_files(bundle):
@@ -137,8 +138,6 @@ def check_run(parser, name: str) -> list[str]:
     only (no keyword-argument lists, no literals), every id exists, and (in inference.json) the
     components that run are the model-zoo ones: ``network_def``, ``preprocessing``, ``inferer``
     and ``postprocessing`` are reached from ``run``."""
-    import ast
-
     run = parser["run"]
     expressions = run if isinstance(run, list) else [run]
     problems, refs = [], set()
@@ -178,8 +177,6 @@ def takes_one_image(bundle: Path) -> bool:
 
 def check_net_in_out(bundle: Path) -> list[str]:
     """``monai.bundle.verify_net_in_out`` with random weights and the metadata's shapes."""
-    from monai.bundle import verify_net_in_out
-
     if not takes_one_image(bundle):
         return []
     overrides = {k: v for k, v in shrink_overrides(bundle).items()}
@@ -202,12 +199,6 @@ def check_torchscript(bundle: Path) -> list[str]:
     for networks that take one image: by scripting, as model-zoo's CI runs it, else by tracing
     on the metadata's input shape (MONAI's ``SwinUNETR`` does not script; model-zoo excludes its
     own Swin UNETR bundles from that check)."""
-    import tempfile
-
-    import torch
-    from monai.bundle import ckpt_export
-    from monai.bundle.scripts import _get_fake_spatial_shape
-
     if not takes_one_image(bundle):
         return []
     overrides = {**shrink_overrides(bundle), "bundle_root": str(bundle)}

@@ -8,6 +8,11 @@ import logging
 import warnings
 from pathlib import Path
 
+from monai.bundle import ConfigParser, ConfigWorkflow
+
+from medvit.batch.worker import unwrapped_errors
+from medvit.io.monai_reader import quiet_gpu_dicom_reader_notices
+
 # Configs that are fragments, run on top of another as MONAI bundles do
 # (``--config_file "['configs/inference.json', 'configs/evaluate.json']"``).
 BASE_CONFIG = {"evaluate.json": "inference.json", "multi_gpu_train.json": "train.json",
@@ -25,8 +30,6 @@ def config_paths(bundle: Path, config: str | list[str]) -> list[str]:
 def bundle_parser(bundle: Path, config: str | list[str] = "inference.json", **overrides):
     """A ``ConfigParser`` over a bundle's config (a fragment on top of its base), with its
     metadata, ``bundle_root`` set to the bundle and ``overrides`` (config ids → values) applied."""
-    from monai.bundle import ConfigParser
-
     parser = ConfigParser()
     parser.read_config(config_paths(bundle, config))
     parser.read_meta(str(Path(bundle) / "configs" / "metadata.json"))
@@ -41,11 +44,6 @@ def run_config(bundle: Path, config: str | list[str], **overrides):
 
     ``bundle_root`` defaults to the bundle; ``overrides`` are config ids → values.
     """
-    from monai.bundle import ConfigWorkflow
-
-    from medvit.batch.worker import unwrapped_errors
-    from medvit.io.monai_reader import quiet_gpu_dicom_reader_notices
-
     with warnings.catch_warnings(), unwrapped_errors():
         warnings.filterwarnings("ignore", message="parsing config_file", category=UserWarning)
         quiet_gpu_dicom_reader_notices()  # again: catch_warnings drops the filter it set on import at the end

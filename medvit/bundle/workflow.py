@@ -36,8 +36,17 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+from monai.bundle import ConfigParser
+
 import medvit.io.monai_reader  # noqa: F401 - quiets MONAI's GPU DICOM reader notices before configs build LoadImaged
+from medvit.batch import run_cohort
+from medvit.batch.ids import canonical_json, file_sha256
+from medvit.batch.worker import unwrap_monai_error, unwrapped_errors
+from medvit.bundle.run import bundle_parser
 from medvit.errors import MedvitError
+from medvit.io.atomic import all_or_nothing
+from medvit.nets.checkpoints import load_state_dict
 
 ROW_KEY = "row"
 # Config keys that say how a run is carried out, not what it computes: not in the fingerprint
@@ -68,10 +77,6 @@ def load_network(network, checkpoint: str | os.PathLike | None = None, device: A
     Raises:
         MedvitError: the checkpoint file does not exist, or does not fit the network.
     """
-    import torch
-
-    from medvit.nets.checkpoints import load_state_dict
-
     device = torch.device(device)
     if checkpoint:
         if not Path(checkpoint).is_file():
@@ -101,8 +106,6 @@ class CasePredictor:
     def __init__(self, network, preprocessing: Callable, inferer: Callable, postprocessing: Callable | None = None,
                  evaluation: Callable | None = None, device: Any = None, amp: bool | None = None,
                  image_key: str = "image", pred_key: str = "pred"):
-        import torch
-
         self.network = network
         self.preprocessing = preprocessing
         self.inferer = inferer
@@ -116,8 +119,6 @@ class CasePredictor:
 
     def infer(self, image):
         """The network's output for one channel-first image (C, *spatial) → (C', ...), float32."""
-        import torch
-
         batch = torch.as_tensor(image)[None].to(self.device)
         with torch.no_grad(), torch.autocast(device_type=self.device.type, enabled=self.amp):
             return self.inferer(batch, self.network)[0].float()
@@ -131,9 +132,6 @@ class CasePredictor:
         """One input's data after postprocessing (and evaluation): the prediction, what the
         transforms added (e.g. masks a viewer draws) and the ``row``. An error of a transform is
         raised as itself, not inside MONAI's wrapper, and the files the case wrote are removed."""
-        from medvit.batch.worker import unwrapped_errors
-        from medvit.io.atomic import all_or_nothing
-
         with unwrapped_errors(), all_or_nothing():  # a case that fails leaves none of its files
             data = dict(self.preprocessing({self.image_key: os.fspath(path)}))
             data[self.pred_key] = self.predict(data)
@@ -204,9 +202,6 @@ class Cohort:
         where it runs (:func:`predict_case`); called from Python with hand-made components,
         the predictor object itself is sent to the workers.
         """
-        from medvit.batch import run_cohort
-        from medvit.batch.ids import file_sha256
-
         provenance = {**self.provenance, **predictor.describe()}
         if self.root is not None:  # where the inputs are: the viewer finds a run's images by it
             provenance["dataset_dir"] = os.path.abspath(self.root)
@@ -246,8 +241,6 @@ def _one_line_errors(kind, error, trace, previous=sys.excepthook):
     """``sys.excepthook`` under ``python -m monai.bundle run``: an error of medvit about the user's
     input or settings, however deep MONAI wrapped it, is one line (no 70-line traceback);
     anything else is printed as usual."""
-    from medvit.batch.worker import unwrap_monai_error
-
     cause = unwrap_monai_error(error) if isinstance(error, Exception) else error
     if isinstance(cause, MedvitError):
         print(f"error: {cause}", file=sys.stderr)
@@ -272,8 +265,6 @@ _PREDICTORS: dict[str, Any] = {}
 
 
 def _predictor_key(config: Mapping, predictor_id: str) -> str:
-    from medvit.batch.ids import canonical_json
-
     return canonical_json([config, predictor_id])
 
 
@@ -290,8 +281,6 @@ def predict_case(path: str, *, config: dict, predictor_id: str = "predictor") ->
 
 def parse_component(config: Mapping, component_id: str):
     """``ConfigParser(config).get_parsed_content(component_id)``."""
-    from monai.bundle import ConfigParser
-
 
     return ConfigParser(copy.deepcopy(dict(config))).get_parsed_content(component_id)
 
@@ -303,8 +292,6 @@ def active_config() -> dict | None:
     MONAI's ``ConfigWorkflow`` gives an expression no handle on its own parser, so it is found
     on the call stack: the ``get_parsed_content`` frame that is evaluating ``run``.
     """
-    from monai.bundle import ConfigParser
-
     frame = inspect.currentframe()
     try:
         while frame is not None:
@@ -333,8 +320,6 @@ def portable_config(config: Mapping) -> dict:
 
 @functools.lru_cache(maxsize=4)
 def _bundle_component(bundle: str, config: str, component_id: str, overrides_json: str):
-    from medvit.bundle.run import bundle_parser
-
     return bundle_parser(Path(bundle), config, **json.loads(overrides_json)).get_parsed_content(component_id)
 
 
@@ -342,8 +327,6 @@ def bundle_component(bundle: str | os.PathLike, component_id: str, config: str =
     """A parsed component of a bundle's config (e.g. its ``network`` with weights), built once per
     process for each (bundle, config, component, overrides): the viewer's and the demo's one
     cached loader. ``overrides``: config ids → JSON values."""
-    from medvit.batch.worker import unwrapped_errors
-
     try:
         key = json.dumps(overrides, sort_keys=True)
     except TypeError:

@@ -20,8 +20,26 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from monai.bundle import ConfigParser
 
+from medvit.batch import run_cohort
+from medvit.batch.summary import write_summary
+from medvit.bundle.workflow import active_config
+from medvit.cmrxrecon.layout import (
+    COIL_FOLDERS,
+    SUBMISSION_VARIABLE,
+    TASK_FOLDERS,
+    CMRxKSpace,
+    folder_acceleration,
+    read_submission,
+)
+from medvit.cmrxrecon.reconstruct import selected_images
+from medvit.cmrxrecon.scoring import ranking_crop, ranking_volume, score_images
 from medvit.errors import MedvitError
+from medvit.io.atomic import atomic_path
+from medvit.io.matlab import mat_variables
+from medvit.recon.baselines import zero_filled
 
 METRIC_COLUMNS = ("psnr", "ssim", "nmse")
 LAYOUT_COLUMNS = ("coil", "task", "split", "acceleration", "case", "kind")
@@ -45,11 +63,6 @@ def ranking_images(path: str | os.PathLike, task: str, reconstruct: Callable[[np
     Returns:
         float32 (round(sx/3), round(sy/2), z', t') in MATLAB order (sx = kx, sy = ky).
     """
-    from medvit.cmrxrecon.layout import CMRxKSpace
-    from medvit.recon.baselines import zero_filled
-    from medvit.cmrxrecon.reconstruct import selected_images
-    from medvit.cmrxrecon.scoring import ranking_crop
-
     reconstruct = reconstruct or zero_filled
     with CMRxKSpace(path, variable) as kspace:
         images = selected_images(kspace, lambda t, z: reconstruct(kspace.read_slice(t, z)), task)
@@ -58,8 +71,6 @@ def ranking_images(path: str | os.PathLike, task: str, reconstruct: Callable[[np
 
 def layout_of(relative: Path) -> dict[str, str]:
     """Coil, task, split, acceleration, case and kind from a path relative to the tree's root."""
-    from medvit.cmrxrecon.layout import COIL_FOLDERS, TASK_FOLDERS, folder_acceleration
-
     parts = relative.parts[-6:]
     if len(parts) != 6 or parts[0] not in COIL_FOLDERS or relative.stem not in TASK_FOLDERS:
         raise MedvitError(
@@ -82,9 +93,6 @@ def _full_sample_images(path: str, mtime_ns: int, task: str, variable: str) -> n
 
 def reference_for(ref_root: Path, relative: Path, task: str) -> tuple[np.ndarray, str]:
     """The reference ranking images of a submission file, and what they were made from."""
-    from medvit.cmrxrecon.layout import SUBMISSION_VARIABLE, read_submission
-    from medvit.io.matlab import mat_variables
-
     same_place = ref_root / relative
     full_sample = ref_root.joinpath(*relative.parts[:-3], "FullSample", *relative.parts[-2:])
     for path in (same_place, full_sample):
@@ -102,9 +110,6 @@ def reference_for(ref_root: Path, relative: Path, task: str) -> tuple[np.ndarray
 
 def score_submission_file(path: str, pred_root: str, ref_root: str) -> dict:
     """One CSV row: layout columns, PSNR / SSIM / NMSE of a submission file against its reference."""
-    from medvit.cmrxrecon.layout import read_submission
-    from medvit.cmrxrecon.scoring import ranking_volume, score_images
-
     relative = Path(path).relative_to(pred_root)
     row = layout_of(relative)
     task = row["task"].lower()
@@ -124,9 +129,6 @@ def score_submissions(pred_dir: str | os.PathLike, ref_dir: str | os.PathLike, o
     Returns:
         ``(table, summary_path)``: the per-file table (cohort runner's, with status / error).
     """
-    from medvit.batch import run_cohort
-    from medvit.batch.summary import write_summary
-
     pred_dir, ref_dir = Path(pred_dir).resolve(), Path(ref_dir).resolve()
     files = sorted(p for p in pred_dir.rglob("*.mat") if not p.stem.endswith("_mask"))
     if not files:
@@ -148,8 +150,6 @@ def method_run(config: dict, method: str, output_dir: str | os.PathLike):
     workers rebuild, and its resume fingerprint covers, that method's config; evaluate.json's keys
     are left out of it (another list of baselines does not redo the network's run).
     """
-    from monai.bundle import ConfigParser
-
     variant = {key: value for key, value in config.items() if key not in EVALUATE_IDS}
     variant.update(method=method, output_dir=os.fspath(output_dir), run=[INFERENCE_RUN])
     return ConfigParser(variant).get_parsed_content("run")[-1]
@@ -173,11 +173,6 @@ def evaluate_reconstruction(output_dir: str | os.PathLike, *, reference_dir: str
     Returns:
         the comparison table (method, acceleration, files, psnr, ssim, nmse).
     """
-    import pandas as pd
-
-    from medvit.bundle.workflow import active_config
-    from medvit.io.atomic import atomic_path
-
     config = active_config()
     if config is None:
         raise MedvitError("evaluate_reconstruction runs inside the bundle's evaluate.json (monai.bundle run)")

@@ -25,7 +25,13 @@ import os
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
+from medvit.brats.synthetic import axial_tissue_slices
+from medvit.cmrxrecon.layout import case_dir, kspace_variable, mask_path, mask_variable
+from medvit.io.atomic import atomic_write_text
+from medvit.io.matlab import write_mat_v73
+from medvit.recon import apply_mask, cmrx_mask, fft2c
 from medvit.recon.coils import rss
 
 # Per tissue (CSF, GM, WM): proton density, T1 and T2 (ms) at 3 T, roughly.
@@ -79,8 +85,6 @@ def _frame_contrast(tissues: np.ndarray, kind: str, weighting: float | None) -> 
 
 def _contract(image: np.ndarray, amount: float) -> np.ndarray:
     """Pull the centre of a 2-D image inwards by up to ``amount`` (a smooth radial warp)."""
-    from scipy import ndimage
-
     ny, nx = image.shape
     y, x = np.meshgrid(np.arange(ny) - ny / 2, np.arange(nx) - nx / 2, indexing="ij")
     sigma = 0.25 * min(ny, nx)
@@ -103,10 +107,6 @@ def synthetic_images(
         ``(images, weightings_ms)``: complex64 (t, z, ky, kx) with magnitude in [0, 1], and
         the TIs / TEs in ms of mapping files (None for cine).
     """
-    from scipy import ndimage
-
-    from medvit.brats.synthetic import axial_tissue_slices
-
     if kind not in CONTRAST_KINDS:
         raise ValueError(f"unknown CMRxRecon file kind '{kind}'; known: {', '.join(CONTRAST_KINDS)}")
     rng = np.random.default_rng(seed)
@@ -153,8 +153,6 @@ def synthetic_kspace(
         dict with ``kspace`` complex64 ``[t, z, coil, ky, kx]`` (``[t, z, ky, kx]`` for single
         coil), ``images`` (t, z, ky, kx), ``coil_maps`` (coil, ky, kx) and ``weightings_ms``.
     """
-    from medvit.recon import fft2c
-
     images, weightings = synthetic_images(kind, num_ky, num_kx, num_slices, num_frames, seed)
     rng = np.random.default_rng(seed + 1)
     maps = coil_maps(max(num_coils, 1), num_ky, num_kx, seed)
@@ -199,11 +197,6 @@ def write_cmrx_tree(
     Returns:
         the written files.
     """
-    from medvit.io.atomic import atomic_write_text
-    from medvit.cmrxrecon.layout import case_dir, kspace_variable, mask_path, mask_variable
-    from medvit.io.matlab import write_mat_v73
-    from medvit.recon import apply_mask, cmrx_mask
-
     names = [f"P{i + 1:03d}" for i in range(cases)] if isinstance(cases, int) else list(cases)
     if single_coil:
         sizes["num_coils"] = 0

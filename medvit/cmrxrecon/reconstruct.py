@@ -24,9 +24,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from medvit.bundle.workflow import CasePredictor
+from medvit.bundle.registry import bundles_root
+from medvit.bundle.run import run_config
+from medvit.bundle.workflow import CasePredictor, bundle_component
+from medvit.cmrxrecon.layout import folder_acceleration
+from medvit.cmrxrecon.scoring import ranking_frames, ranking_slices
 from medvit.errors import MedvitError
+from medvit.nets import load_state_dict
+from medvit.recon.baselines import sense, zero_filled
+from medvit.recon.masks import apply_mask
 
 BUNDLE_NAME = "cmrxrecon_varnet_reconstruction"
 METHODS = ("varnet", "zero_filled", "sense")
@@ -63,10 +71,6 @@ def varnet_input(kspace: np.ndarray, lines: np.ndarray):
     Returns:
         ``(masked_kspace, mask)``: float32 (1, coils, kx, ky, 2) and bool (1, 1, 1, ky, 1).
     """
-    import torch
-
-    from medvit.recon.masks import apply_mask
-
     masked = apply_mask(np.asarray(kspace, dtype=np.complex64), lines, axis=-2)
     tensor = torch.view_as_real(torch.from_numpy(np.ascontiguousarray(np.swapaxes(masked, -1, -2))))
     return tensor[None].contiguous(), torch.from_numpy(np.asarray(lines, dtype=bool)).view(1, 1, 1, -1, 1)
@@ -75,8 +79,6 @@ def varnet_input(kspace: np.ndarray, lines: np.ndarray):
 def input_scale(kspace: np.ndarray) -> float:
     """The maximum of the zero-filled RSS of a slice: inputs are divided by it (the network is
     scale-equivariant; this keeps its activations near 1 whatever the scanner's scale)."""
-    from medvit.recon.baselines import zero_filled
-
     peak = float(zero_filled(kspace).max())
     return peak if peak > 0 else 1.0
 
@@ -111,8 +113,6 @@ def varnet_stacked(network, stacked: np.ndarray, num_coils: int, lines: np.ndarr
     ``inferer``: how the network is run, ``inferer(masked_kspace, network, mask)`` (a MONAI
     inferer passes the mask on to the network); default: ``network(masked_kspace, mask)``.
     """
-    import torch
-
     centre = stacked[(len(stacked) // num_coils // 2) * num_coils:][:num_coils]
     scale = input_scale(centre)
     masked, mask = varnet_input(stacked / scale, lines)
@@ -124,8 +124,6 @@ def varnet_stacked(network, stacked: np.ndarray, num_coils: int, lines: np.ndarr
 
 def baseline_slice(method: str, kspace: np.ndarray, lines: np.ndarray) -> np.ndarray:
     """Zero-filled RSS or CG-SENSE (ACS coil maps) of one slice: magnitude (ky, kx)."""
-    from medvit.recon.baselines import sense, zero_filled
-
     if method == "zero_filled":
         return zero_filled(kspace)
     if method == "sense":
@@ -144,8 +142,6 @@ def selected_images(kspace_file, reconstruct: Callable[[int, int], np.ndarray], 
     Returns:
         float32 (sx, sy, z', t') in MATLAB's order (sx = kx, sy = ky), full size.
     """
-    from medvit.cmrxrecon.scoring import ranking_frames, ranking_slices
-
     slices, frames = range(kspace_file.num_slices), range(kspace_file.num_frames)
     if task is not None:
         slices, frames = slices[ranking_slices(len(slices))], frames[ranking_frames(len(frames), task)]
@@ -156,8 +152,6 @@ def selected_images(kspace_file, reconstruct: Callable[[int, int], np.ndarray], 
 def load_varnet_weights(network, path: str | os.PathLike, map_location: str = "cpu"):
     """The bundle's checkpoint loader (``network#loader``): a VarNet state dict, fastMRI's released
     files, or a fastMRI Lightning checkpoint (its ``varnet.`` parameters)."""
-    from medvit.nets import load_state_dict
-
     return load_state_dict(network, path, map_location=map_location, submodule="varnet")
 
 
@@ -204,8 +198,6 @@ class KSpacePredictor(CasePredictor):
             return selected_images(kspace, reconstruct, data["task"] if self.ranking_only else None)
 
     def _varnet(self, kspace, lines: np.ndarray) -> Callable[[int, int], np.ndarray]:
-        import torch
-
         network = self.network
         if network.single_coil != kspace.single_coil:
             wanted = "single-coil" if network.single_coil else "multi-coil"
@@ -236,8 +228,6 @@ class KSpacePredictor(CasePredictor):
 def undersampled_files(dataset_dir: str | os.PathLike, accelerations=None) -> list[Path]:
     """The k-space files to reconstruct under ``dataset_dir``: every ``.mat`` but the masks and
     ``FullSample`` folders; in ``AccFactorRR`` folders only the ``accelerations`` asked for."""
-    from medvit.cmrxrecon.layout import folder_acceleration
-
     root = Path(dataset_dir)
     if not root.is_dir():
         raise MedvitError(f"{root}: no such folder")
@@ -289,9 +279,6 @@ def reconstruct_cmrx_file(path: str | os.PathLike, *, root: str | os.PathLike, o
         ranking_only: write only what the challenge ranks (cropped); False: every slice and
             frame at full size.
     """
-    from medvit.bundle.registry import bundles_root
-    from medvit.bundle.workflow import bundle_component
-
     overrides = bundle_overrides(method, network, checkpoint, device, ranking_only, dataset_dir=os.fspath(root),
                                  output_dir=os.fspath(output_dir))
     return bundle_component(bundles_root() / BUNDLE_NAME, "predictor", **overrides)(os.fspath(path))
@@ -306,9 +293,6 @@ def run_cmrx_reconstruction(dataset_dir: str | os.PathLike, output_dir: str | os
     file gets an error row and the others go on; a re-run skips files done with the same
     settings). ``options``: further config ids (``workers``, ``scheduler``, ``progress``,
     ``resume``, ...). Returns the table."""
-    from medvit.bundle.registry import bundles_root
-    from medvit.bundle.run import run_config
-
     overrides = bundle_overrides(method, network, checkpoint, device, ranking_only, accelerations=list(accelerations),
                                  **options)
     return run_config(bundles_root() / BUNDLE_NAME, "inference.json", dataset_dir=os.fspath(dataset_dir),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from medvit.errors import MedvitError
 
@@ -92,8 +93,6 @@ def score_image(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
 
     An all-zero image gives NaN (the challenge divides by its maximum too).
     """
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
     if not (pred.max() > 0 and ref.max() > 0):
         return dict.fromkeys(METRICS, float("nan"))
     pred, ref = pred / pred.max(), ref / ref.max()

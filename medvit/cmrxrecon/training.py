@@ -20,8 +20,11 @@ import numpy as np
 import torch
 from monai.losses import SSIMLoss as MonaiSSIMLoss
 
+from medvit.cmrxrecon.layout import CMRxKSpace
+from medvit.cmrxrecon.reconstruct import input_scale, read_frames, varnet_input
 from medvit.errors import MedvitError
-from medvit.recon.masks import CMRX_ACCELERATIONS, CMRX_ACS_LINES
+from medvit.recon.baselines import zero_filled
+from medvit.recon.masks import CMRX_ACCELERATIONS, CMRX_ACS_LINES, apply_mask, cmrx_mask
 
 
 def training_files(dataset_dir: str | os.PathLike, kinds: Sequence[str] | None = None) -> list[Path]:
@@ -72,8 +75,6 @@ class CMRxSliceDataset(torch.utils.data.Dataset):
 
     def __init__(self, files: Sequence[str | os.PathLike], accelerations: Sequence[int] = CMRX_ACCELERATIONS,
                  random_acceleration: bool = True, num_adj_frames: int = 1, acs_lines: int = CMRX_ACS_LINES):
-        from medvit.cmrxrecon.layout import CMRxKSpace
-
         self.accelerations = [int(r) for r in accelerations]
         if not self.accelerations:
             raise MedvitError("no accelerations to train with")
@@ -98,11 +99,6 @@ class CMRxSliceDataset(torch.utils.data.Dataset):
         return self.accelerations[i % len(self.accelerations)]
 
     def __getitem__(self, i: int) -> dict:
-        from medvit.cmrxrecon.layout import CMRxKSpace
-        from medvit.recon.baselines import zero_filled
-        from medvit.recon.masks import apply_mask, cmrx_mask
-        from medvit.cmrxrecon.reconstruct import input_scale, read_frames, varnet_input
-
         path, t, z = self.index[i]
         with CMRxKSpace(path) as kspace:
             stacked = read_frames(kspace, t, z, self.num_adj_frames)

@@ -21,6 +21,9 @@ from monai.transforms import MapTransform
 
 from medvit.bundle.transforms import source_path
 from medvit.bundle.workflow import add_to_row
+from medvit.cmrxrecon.layout import CMRxKSpace, write_submission
+from medvit.cmrxrecon.reconstruct import task_of
+from medvit.cmrxrecon.scoring import ranking_crop
 from medvit.errors import MedvitError
 
 START_KEY = "start_time"
@@ -47,9 +50,6 @@ class LoadCMRxKSpaced(MapTransform):
         self.mask_key = mask_key
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        from medvit.cmrxrecon.layout import CMRxKSpace
-        from medvit.cmrxrecon.reconstruct import task_of
-
         d = dict(data)
         for key in self.key_iterator(d):
             start = time.perf_counter()
@@ -74,8 +74,6 @@ class RankingCropd(MapTransform):
     the centre the challenge's ``run4Ranking.m`` keeps."""
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        from medvit.cmrxrecon.scoring import ranking_crop
-
         d = dict(data)
         for key in self.key_iterator(d):
             d[key] = ranking_crop(np.asarray(d[key]))
@@ -93,8 +91,6 @@ class SaveSubmissiond(MapTransform):
         self.output_dir, self.root, self.column = Path(output_dir), Path(root), column
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        from medvit.cmrxrecon.layout import write_submission
-
         d = dict(data)
         for key in self.key_iterator(d):
             source = Path(source_path(d))

@@ -15,13 +15,19 @@ from collections.abc import Hashable, Mapping
 from pathlib import Path
 
 import numpy as np
+import torch
 from monai.config import KeysCollection
+from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
+from medvit.bundle.registry import bundles_root
+from medvit.bundle.run import run_config
 from medvit.bundle.transforms import case_output_path, source_path
-from medvit.bundle.workflow import add_to_row
+from medvit.bundle.workflow import add_to_row, bundle_component
 from medvit.io.files import list_image_files
+from medvit.io.writers import save_png
 from medvit.thorax.phantoms import CHESTXRAY14_LABELS
+from medvit.thorax.saliency import vit_gradcam
 
 BUNDLE_NAME = "mae_thorax_classification"
 CASE_COLUMNS = ("top_finding", "width", "height", "inverted_monochrome1", "saliency", "weights")
@@ -54,11 +60,6 @@ class GradCAMd(MapTransform):
         self.network, self.pred_key, self.output_key = network, pred_key, output_key
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        import torch
-        from monai.data import MetaTensor
-
-        from medvit.thorax.saliency import vit_gradcam
-
         d = dict(data)
         for key in self.key_iterator(d):
             image = d[key]
@@ -82,8 +83,6 @@ class SaveSaliencyd(MapTransform):
         self.table_dir = Path(table_dir) if table_dir else self.output_dir
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        from medvit.io.writers import save_png
-
         d = dict(data)
         for key in self.key_iterator(d):
             target = case_output_path(source_path(d), self.root, self.output_dir, "saliency.png")
@@ -117,9 +116,6 @@ def run_cxr_cohort(dataset_dir: str | os.PathLike, output_dir: str | os.PathLike
     image in ``<output_dir>/predictions.csv``; a failed image gets an error row, the others go
     on). ``options``: further config ids (``workers``, ``progress``, ``scheduler``, ...).
     Returns the table."""
-    from medvit.bundle.registry import bundles_root
-    from medvit.bundle.run import run_config
-
     overrides = bundle_overrides(network, checkpoint, labels, saliency, device, **options)
     return run_config(bundles_root() / BUNDLE_NAME, "inference.json", dataset_dir=os.fspath(dataset_dir),
                       output_dir=os.fspath(output_dir), **overrides)
@@ -130,9 +126,6 @@ def classify_cxr(path: str | os.PathLike, *, output_dir: str | os.PathLike, netw
                  device: str | None = None) -> dict:
     """One radiograph through the bundle's predictor (built once per process and settings);
     returns its row (one probability per label, ``top_finding``, ``saliency``, ...)."""
-    from medvit.bundle.registry import bundles_root
-    from medvit.bundle.workflow import bundle_component
-
     overrides = bundle_overrides(network, checkpoint, labels if labels is not None else CHESTXRAY14_LABELS,
                                  saliency, device, output_dir=os.fspath(output_dir),
                                  dataset_dir=os.fspath(Path(path).parent))

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from medvit.thorax.phantoms import CHESTXRAY14_LABELS
 from medvit.errors import MedvitError
+from medvit.io.atomic import atomic_path
+from medvit.thorax.phantoms import CHESTXRAY14_LABELS
+from medvit.thorax.training import mean_present, per_label_auc
 
 METRIC_COLUMNS = ("label", "auc", "positives", "negatives")
 MEAN_ROW = "mean (labels with both classes)"
@@ -30,9 +32,6 @@ def score_cxr_predictions(items: list[dict], table, dataset_dir: str | os.PathLi
     Returns:
         ``{"mean_auc": ..., "auc": {label: ...}, "images": n scored, "failed": n}``.
     """
-    from medvit.io.atomic import atomic_path
-    from medvit.thorax.training import mean_present, per_label_auc
-
     labels = tuple(labels)
     root = Path(dataset_dir).resolve()
     truth = {Path(item["image"]).resolve().relative_to(root).as_posix(): item["label"] for item in items}

@@ -16,10 +16,15 @@ Nothing here is a real patient: it exists so classification runs end to end offl
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
+
+from medvit.io.atomic import atomic_path
+from medvit.io.writers import save_png
 
 CHESTXRAY14_LABELS = ("Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
                       "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening",
@@ -33,8 +38,6 @@ def _ellipse(yy, xx, centre, axes) -> np.ndarray:
 
 
 def _smooth_noise(rng: np.random.Generator, shape, sigma: float) -> np.ndarray:
-    from scipy import ndimage
-
     noise = ndimage.gaussian_filter(rng.normal(size=shape), sigma)
     return noise / (np.abs(noise).max() + 1e-8)
 
@@ -141,11 +144,6 @@ def write_cxr_phantoms(out_dir: str | os.PathLike, count: int, first_seed: int =
     ``|``, ``No Finding`` when none) so the bundle reads it like the real dataset's
     ``Data_Entry_2017.csv``. Returns the CSV's path.
     """
-    import csv
-
-    from medvit.io.atomic import atomic_path
-    from medvit.io.writers import save_png
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -16,11 +16,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from monai.metrics import ROCAUCMetric
 
-from medvit.thorax.phantoms import CHESTXRAY14_LABELS
 from medvit.errors import MedvitError
+from medvit.io.files import list_image_files
+from medvit.nets.vit_checkpoints import load_pretrained_encoder
+from medvit.thorax.phantoms import CHESTXRAY14_LABELS
 
 NO_FINDING = "No Finding"
 LABEL_COLUMNS = ("Image Index", "Finding Labels")
@@ -48,10 +51,6 @@ def chestxray14_items(dataset_dir: str | os.PathLike, labels_csv: str | os.PathL
     Raises:
         MedvitError: naming the table, for missing columns, an unknown finding, missing images.
     """
-    import pandas as pd
-
-    from medvit.io.files import list_image_files
-
     table_path = Path(labels_csv) if labels_csv else Path(dataset_dir) / "labels.csv"
     try:
         table = pd.read_csv(table_path, dtype=str, keep_default_na=False)
@@ -101,8 +100,6 @@ def split_items(items: list[dict], val_fraction: float = 0.1, seed: int = 0) -> 
 
 def image_items(dataset_dir: str | os.PathLike) -> list[dict]:
     """``[{"image": path}, ...]`` for every radiograph under ``dataset_dir`` (pre-training needs no labels)."""
-    from medvit.io.files import list_image_files
-
     return [{"image": str(path)} for path in list_image_files(dataset_dir, what="chest X-rays")]
 
 
@@ -164,7 +161,6 @@ def load_pretrained(network, ckpt_path: str | os.PathLike | None, load_pretrain:
     key mapping, position-embedding interpolation, decoder dropped); logs what was not in it."""
     if not load_pretrain:
         return None
-    from medvit.nets.vit_checkpoints import load_pretrained_encoder
 
     if not ckpt_path or not Path(ckpt_path).is_file():
         raise MedvitError(f"{ckpt_path}: no such checkpoint file (--load_pretrain False trains from scratch)")

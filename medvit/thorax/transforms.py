@@ -16,9 +16,12 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
+import torch
 from monai.config import KeysCollection
-from monai.transforms import MapTransform
+from monai.data import MetaTensor
+from monai.transforms import CenterSpatialCrop, Compose, MapTransform, Resize, SpatialPad
 
+from medvit.bundle.workflow import add_to_row
 from medvit.errors import MedvitError
 
 CXR_MEAN, CXR_STD = 0.5056, 0.252  # medical_mae's ChestX-ray14 normalisation
@@ -67,8 +70,6 @@ def cxr_geometry(size: int = RESIZE, crop: int = CROP):
     """Letterbox to ``size``² (long side resized keeping the aspect ratio, short side zero-padded),
     then centre-crop ``crop``²: MONAI invertible transforms on (C, W, H), so a saliency map on
     the network's grid can be carried back onto the radiograph's (:func:`to_image_grid`)."""
-    from monai.transforms import CenterSpatialCrop, Compose, Resize, SpatialPad
-
     return Compose([Resize(size, size_mode="longest", mode="area"), SpatialPad((size, size)),
                     CenterSpatialCrop((crop, crop))])
 
@@ -96,9 +97,6 @@ def cxr_network_input(intensity: np.ndarray, channels: int = 3):
     Returns:
         (channels, 224, 224) float32 MetaTensor that remembers the geometry applied.
     """
-    import torch
-    from monai.data import MetaTensor
-
     square = cxr_geometry()(MetaTensor(torch.as_tensor(intensity, dtype=torch.float32)[None]))
     normalised = (square - CXR_MEAN) / CXR_STD
     return normalised.repeat(channels, 1, 1)
@@ -107,9 +105,6 @@ def cxr_network_input(intensity: np.ndarray, channels: int = 3):
 def to_image_grid(network_map, network_input) -> np.ndarray:
     """Carry a (224, 224) map on the network's grid back onto the radiograph's (W, H) grid by
     inverting the geometry ``network_input`` went through (outside the crop: zero)."""
-    import torch
-    from monai.data import MetaTensor
-
     values = MetaTensor(torch.as_tensor(network_map, dtype=torch.float32)[None])
     values.applied_operations = list(network_input.applied_operations)
     return np.asarray(cxr_geometry().inverse(values))[0]
@@ -125,11 +120,6 @@ class CXRDisplayIntensityd(MapTransform):
         super().__init__(keys, allow_missing_keys)
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict:
-        import torch
-        from monai.data import MetaTensor
-
-        from medvit.bundle.workflow import add_to_row
-
         d = dict(data)
         for key in self.key_iterator(d):
             image = d[key]

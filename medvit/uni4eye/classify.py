@@ -19,7 +19,14 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from medvit.bundle.registry import bundles_root
+from medvit.bundle.run import run_config
+from medvit.bundle.workflow import bundle_component
 from medvit.errors import MedvitError
+from medvit.io.image_stack import is_image_stack
+from medvit.io.nifti import is_nifti_path
+from medvit.io.photo import PHOTO_SUFFIXES
+from medvit.uni4eye.items import read_items
 
 BUNDLE_NAME = "uni4eye_ophthalmic_mim"
 DEFAULT_CLASSES = ("normal", "fluid")
@@ -51,11 +58,6 @@ def cohort_paths(dataset: str | os.PathLike, spatial_dims: int | None = None, la
     """What a cohort run reads: the items of a dataset description (JSON; ``spatial_dims`` and
     ``labelled`` select as :func:`~medvit.uni4eye.items.read_items`), or every photo, NIfTI
     file and B-scan folder under a folder."""
-    from medvit.io.image_stack import is_image_stack
-    from medvit.io.nifti import is_nifti_path
-    from medvit.io.photo import PHOTO_SUFFIXES
-    from medvit.uni4eye.items import read_items
-
     dataset = Path(dataset)
     if dataset.is_file():
         return [Path(item["image"]) for item in read_items(dataset, spatial_dims, labelled)]
@@ -73,8 +75,6 @@ def cohort_paths(dataset: str | os.PathLike, spatial_dims: int | None = None, la
 def dataset_labels(dataset: str | os.PathLike, spatial_dims: int | None = None) -> dict[str, int]:
     """Case id (the item's path relative to the description's folder, as the table's ``image``
     column) → label, for the labelled items of a dataset description of kind ``spatial_dims``."""
-    from medvit.uni4eye.items import read_items
-
     root = dataset_root(dataset)
     return {Path(os.path.relpath(item["image"], root)).as_posix(): item["label"]
             for item in read_items(dataset, spatial_dims, labelled=True)}
@@ -110,9 +110,6 @@ def bundle_overrides(network: dict | None = None, checkpoint: str | os.PathLike 
 def _run(config: str, **overrides):
     """:func:`medvit.bundle.run.run_config` of this bundle, MONAI's wrappers taken off a medvit error
     (e.g. a missing checkpoint, found when the network is built)."""
-    from medvit.bundle.registry import bundles_root
-    from medvit.bundle.run import run_config
-
     return run_config(bundles_root() / BUNDLE_NAME, config, **overrides)
 
 
@@ -151,8 +148,5 @@ def classify_item(path: str | os.PathLike, **options) -> dict:
     Returns:
         the row: ``p_<class>`` per class, ``predicted``, ``spatial_dims``, ``weights``.
     """
-    from medvit.bundle.registry import bundles_root
-    from medvit.bundle.workflow import bundle_component
-
     predictor = bundle_component(bundles_root() / BUNDLE_NAME, "predictor", **bundle_overrides(**options))
     return predictor(os.fspath(path))

@@ -8,8 +8,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import torch
+from monai.metrics import compute_roc_auc
 
 from medvit.errors import MedvitError
+from medvit.io.atomic import atomic_path
 
 METRIC_COLUMNS = ("auc", "accuracy", "kappa", "n")
 
@@ -31,9 +35,6 @@ def classification_metrics(labels: Sequence[int], probabilities: np.ndarray, kap
     Args:
         labels: (N,) integer classes; probabilities: (N, C).
     """
-    import torch
-    from monai.metrics import compute_roc_auc
-
     labels = np.asarray(labels, dtype=int)
     probabilities = np.asarray(probabilities, dtype=float)
     classes = probabilities.shape[1]
@@ -69,10 +70,6 @@ def score_ophthalmic_predictions(labels: Mapping[str, int], table, dataset: str 
     Returns:
         ``{"auc": ..., "accuracy": ..., "kappa": ..., "n": ...}``.
     """
-    import pandas as pd
-
-    from medvit.io.atomic import atomic_path
-
     if not labels:
         raise MedvitError(f"{dataset}: no labelled items to evaluate (items need a \"label\")")
     table = table.copy()

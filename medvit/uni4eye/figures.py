@@ -7,6 +7,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from medvit.io.writers import save_png
+from medvit.nets.gradient import gradient_magnitude
 
 PANELS = ("input", "masked input", "reconstruction", "gradient map", "gradient reconstruction")
 
@@ -20,10 +24,6 @@ def reconstruction_panels(model, image, seed: int = 0) -> dict[str, np.ndarray]:
         reconstructions show the visible patches as given and the masked ones as predicted, as
         MAE's figures do. Also ``loss_image`` and ``loss_gradient`` (floats).
     """
-    import torch
-
-    from medvit.nets.gradient import gradient_magnitude
-
     model.eval()
     batch = torch.as_tensor(image, dtype=torch.float32)[None]
     dims = batch.ndim - 2
@@ -60,8 +60,6 @@ def panel_row(panels: dict, zoom: int = 4, gap: int = 4) -> np.ndarray:
 def write_reconstruction_figure(panels: list[dict], path: str | os.PathLike, zoom: int = 4) -> Path:
     """Rows of :func:`panel_row` for each image's :func:`reconstruction_panels` (padded to the
     widest), written as a PNG."""
-    from medvit.io.writers import save_png
-
     rows = [panel_row(image_panels, zoom) for image_panels in panels]  # (x, y): x across
     width = max(row.shape[0] for row in rows)
     padded = []

@@ -22,10 +22,12 @@ from collections.abc import Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from monai.transforms import Transform
+from monai.transforms import Compose, Transform
 
+from medvit.batch.worker import unwrapped_errors
 from medvit.errors import MedvitError
-from medvit.uni4eye.transforms import WRONG_DEPTH
+from medvit.io import image_kind
+from medvit.uni4eye.transforms import WRONG_DEPTH, ophthalmic_transforms
 
 
 def item_name(item: Mapping) -> str:
@@ -35,8 +37,6 @@ def item_name(item: Mapping) -> str:
 
 def file_spatial_dims(path: str | os.PathLike) -> int:
     """2 or 3: what ``path`` holds (a photo / DICOM image is 2D; series, stacks and 3D NIfTI 3D)."""
-    from medvit.io import image_kind
-
     kind = image_kind(path)
     if kind in ("photo", "dicom-image"):
         return 2
@@ -105,10 +105,6 @@ def read_items(dataset: str | os.PathLike | Sequence[Mapping], spatial_dims: int
 
 @functools.lru_cache(maxsize=8)
 def _loader(size_2d, size_3d: tuple, wrong_depth: str, spatial_dims: int | None):
-    from monai.transforms import Compose
-
-    from medvit.uni4eye.transforms import ophthalmic_transforms
-
     return Compose(ophthalmic_transforms(size_2d, size_3d, wrong_depth, spatial_dims))
 
 
@@ -127,8 +123,6 @@ def load_item(item: Mapping, size_2d: Sequence[int] | int, size_3d: Sequence[int
             ``spatial_dims`` (or ``spatial_dims`` given here: the network path asked for), a
             blank image, or a volume of the wrong depth under ``"error"``.
     """
-    from medvit.batch.worker import unwrapped_errors
-
     size_2d = int(size_2d) if np.ndim(size_2d) == 0 else tuple(int(s) for s in size_2d)
     loader = _loader(size_2d, tuple(int(s) for s in size_3d), wrong_depth, spatial_dims)
     with unwrapped_errors():  # MONAI's "applying transform ..." wrapper: the cause says what is wrong

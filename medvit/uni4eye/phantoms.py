@@ -24,6 +24,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
+
+from medvit.io.atomic import atomic_write_text
+from medvit.io.writers import save_nifti, save_png
 
 OCT_CLASSES = ("normal", "fluid")
 # task -> class names (label 0, label 1)
@@ -37,8 +41,6 @@ OCT_LAYERS = (("RNFL", 0.12, 0.85), ("GCL-IPL", 0.20, 0.55), ("INL", 0.10, 0.25)
 
 def fundus_like(seed: int = 0, size: int = 128) -> np.ndarray:
     """A fundus-like RGB photograph: (size, size, 3) uint8, MONAI's (x, y, c) order."""
-    from scipy import ndimage
-
     rng = np.random.default_rng(seed)
     xx, yy = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
     centre = size / 2
@@ -92,8 +94,6 @@ def oct_volume(seed: int = 0, shape: tuple[int, int, int] = (64, 64, 32), fluid:
         ``(volume, label)``: volume float32 in [0, 1] of ``shape``; label 0 (normal) or 1 (the
         task's finding).
     """
-    from scipy import ndimage
-
     if task not in OCT_TASKS:
         raise ValueError(f"task must be one of {sorted(OCT_TASKS)}, got {task!r}")
     rng = np.random.default_rng(seed)
@@ -156,9 +156,6 @@ def write_ophthalmic_dataset(out_dir: str | os.PathLike, n_fundus: int = 8, n_bs
     "modality": "fundus" | "oct", "label": 0 | 1}`` (no label for fundus photographs); the
     labels are ``task``'s (:data:`OCT_TASKS`), alternating, the other finding at random.
     """
-    from medvit.io.atomic import atomic_write_text
-    from medvit.io.writers import save_nifti, save_png
-
     out = Path(out_dir)
     for sub in ("fundus", "bscans", "volumes"):
         (out / sub).mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,12 @@ import csv
 import os
 from pathlib import Path
 
+import pandas as pd
+from ignite.engine import Events
+
+from medvit.io.atomic import atomic_path
+from medvit.nets.vit_checkpoints import load_pretrained_encoder
+
 LOSS_COLUMNS = ("epoch", "iteration", "spatial_dims", "loss", "loss_image", "loss_gradient")
 
 
@@ -25,8 +31,6 @@ class MimLossLog:
         self.rows: list[dict] = []
 
     def attach(self, engine) -> None:
-        from ignite.engine import Events
-
         engine.add_event_handler(Events.ITERATION_COMPLETED, self.record)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self.write)
 
@@ -37,8 +41,6 @@ class MimLossLog:
                           "spatial_dims": output["image"].ndim - 2, **losses})
 
     def write(self, engine=None) -> None:
-        from medvit.io.atomic import atomic_path
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.path) as tmp, open(tmp, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=LOSS_COLUMNS, lineterminator="\n")
@@ -49,8 +51,6 @@ class MimLossLog:
 def loss_trend(path: str | os.PathLike, epochs: int = 1) -> dict[int, dict[str, tuple[float, float]]]:
     """From a :class:`MimLossLog` CSV: per kind (2, 3) and loss, its mean over the first and
     over the last ``epochs`` epochs, ``(first, last)``."""
-    import pandas as pd
-
     table = pd.read_csv(path)
     first, last = table["epoch"].min(), table["epoch"].max()
     trend = {}
@@ -65,8 +65,6 @@ def pretrained_encoder(network, checkpoint: str | os.PathLike | None = None, map
     """``network`` (a :class:`~medvit.nets.UnifiedViT` classifier) with the encoder weights of
     ``checkpoint`` (a Uni4Eye pre-training checkpoint, or a timm / MAE ViT for the 2D path);
     unchanged when ``checkpoint`` is None or empty (training from scratch)."""
-    from medvit.nets.vit_checkpoints import load_pretrained_encoder
-
     if checkpoint:
         load_pretrained_encoder(network, checkpoint, map_location)
     return network

@@ -23,10 +23,16 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 from monai.config import KeysCollection
-from monai.transforms import MapTransform
+from monai.data import MetaTensor
+from monai.transforms import LoadImaged, MapTransform, Resize
 
+import medvit.io.monai_reader
+from medvit.bundle.transforms import source_path
+from medvit.bundle.workflow import add_to_row
 from medvit.errors import MedvitError
+from medvit.io.image_stack import grey
 
 WRONG_DEPTH = ("resize", "error")
 INTENSITY_PERCENTILES = (0.5, 99.5)
@@ -35,8 +41,6 @@ INTENSITY_PERCENTILES = (0.5, 99.5)
 def case_name(data: Mapping, key: str = "image") -> str:
     """How messages name a case: the item's ``name`` (as its dataset description gives it), else
     the path it was read from."""
-    from medvit.bundle.transforms import source_path
-
     return str(data.get("name") or source_path(data, key) or "image")
 
 
@@ -51,8 +55,6 @@ def grey_image(array: np.ndarray, meta: Mapping) -> np.ndarray:
     Returns:
         (X, Y) or (X, Y, Z), the input's dtype (float32 where colour was converted).
     """
-    from medvit.io.image_stack import grey
-
     array = np.asarray(array)
     if not np.isnan(meta.get("original_channel_dim", np.nan)):
         array = grey(array)
@@ -154,9 +156,6 @@ class _ImageTransform(MapTransform):
 
 def _like(values, image):
     """``values`` as a float32 MetaTensor with ``image``'s metadata."""
-    import torch
-    from monai.data import MetaTensor
-
     out = MetaTensor(torch.as_tensor(values, dtype=torch.float32), meta=dict(getattr(image, "meta", {})))
     out.applied_operations = list(getattr(image, "applied_operations", []))
     return out
@@ -208,8 +207,6 @@ class ResizeToNetworkd(_ImageTransform):
         self.size_2d, self.size_3d, self.wrong_depth = size_2d, tuple(size_3d), wrong_depth
 
     def transform(self, image, data, key):
-        from monai.transforms import Resize
-
         shape = tuple(image.shape[1:])
         size = network_size(shape, self.size_2d, self.size_3d, self.wrong_depth, case_name(data, key))
         if len(shape) == 2:
@@ -232,8 +229,6 @@ class SpatialDimsRowd(MapTransform):
         self.column = column
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict:
-        from medvit.bundle.workflow import add_to_row
-
         d = dict(data)
         for key in self.key_iterator(d):
             d = add_to_row(d, {self.column: int(d[key].ndim - 1)})
@@ -244,10 +239,6 @@ def ophthalmic_transforms(size_2d: Sequence[int] | int, size_3d: Sequence[int], 
                           spatial_dims: int | None = None, keys: KeysCollection = "image") -> list:
     """The preprocessing of ``inference.json`` as a list: ``LoadImaged`` (MedvitReader) then the
     transforms above; a path under ``keys`` → (1, H, W) or (1, H, W, D) float32."""
-    from monai.transforms import LoadImaged
-
-    import medvit.io.monai_reader  # noqa: F401 - quiets MONAI's GPU DICOM reader before LoadImaged is built
-
     return [LoadImaged(keys, reader="medvit.io.MedvitReader", image_only=True),
             GreyChanneld(keys), CheckSpatialDimsd(keys, spatial_dims), UnitIntensityd(keys),
             ResizeToNetworkd(keys, size_2d, size_3d, wrong_depth), Standardised(keys)]

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from monai.data.utils import affine_to_spacing
+from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation
+from skimage.segmentation import find_boundaries
 
 from medvit.brats.labels import REGION_LABELS
 
@@ -73,8 +76,6 @@ def apply_window(image: np.ndarray, centre: float, width: float) -> np.ndarray:
 def to_ras(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Reorder / flip the three spatial axes (first) into RAS: x towards the patient's left,
     y anterior, z superior; returns the array and its new affine. A trailing channel axis is kept."""
-    from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation
-
     ornt = io_orientation(affine)
     shape = array.shape[:3]
     out = apply_orientation(array, ornt)  # reorients the first three axes, keeps a trailing one
@@ -84,8 +85,6 @@ def to_ras(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def spacing_of(affine: np.ndarray) -> np.ndarray:
     """Voxel sizes (mm) of a 3D affine (MONAI's ``affine_to_spacing``)."""
-    from monai.data.utils import affine_to_spacing
-
     return np.asarray(affine_to_spacing(np.asarray(affine, dtype=np.float64), r=3))
 
 
@@ -130,8 +129,6 @@ def overlay(grey: np.ndarray, labels: np.ndarray | None, regions=("WT", "TC", "E
         opacity: 0 (invisible) to 1 (opaque) for filled regions; outlines are drawn opaque.
         style: "fill" or "outline".
     """
-    from skimage.segmentation import find_boundaries
-
     rgb = np.repeat(np.asarray(grey, np.float32)[..., None] * 255.0, 3, axis=-1)
     if labels is not None:
         for name, mask in region_masks(labels, [r for r in REGIONS if r in regions]).items():

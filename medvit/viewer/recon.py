@@ -8,7 +8,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from medvit.bundle.registry import bundles_root
+from medvit.bundle.workflow import bundle_component
+from medvit.cmrxrecon import CMRxKSpace
+from medvit.cmrxrecon.phantoms import synthetic_kspace
+from medvit.cmrxrecon.reconstruct import BUNDLE_NAME
+from medvit.cmrxrecon.scoring import score_image
+from medvit.demo import CMRX_TOY_NETWORK
 from medvit.errors import MedvitError
+from medvit.recon.baselines import sense, zero_filled
+from medvit.recon.masks import cmrx_mask
+from medvit.viewer.samples import sample_output
 
 
 @dataclass
@@ -38,10 +48,6 @@ def compare(kspace: np.ndarray, acceleration: int, sense_iterations: int = 10, v
         varnet: optional :class:`~medvit.nets.VarNet` (e.g. :func:`varnet_network`), run on each
             frame as the bundle runs it (:func:`medvit.cmrxrecon.reconstruct.varnet_frame`).
     """
-    from medvit.recon.baselines import sense, zero_filled
-    from medvit.recon.masks import cmrx_mask
-    from medvit.cmrxrecon.scoring import score_image
-
     kspace = np.asarray(kspace)
     if kspace.ndim != 4:
         raise MedvitError(f"expected k-space (frames, coils, ky, kx), got shape {kspace.shape}")
@@ -66,8 +72,6 @@ def compare(kspace: np.ndarray, acceleration: int, sense_iterations: int = 10, v
 
 def sample_kspace(num_frames: int = 6, seed: int = 0) -> np.ndarray:
     """A synthetic multi-coil cine slice (frames, coils, ky, kx) from :mod:`medvit.cmrxrecon.phantoms`."""
-    from medvit.cmrxrecon.phantoms import synthetic_kspace
-
     data = synthetic_kspace("cine_sax", num_ky=96, num_kx=128, num_coils=4, num_slices=1, num_frames=num_frames,
                             seed=seed)
     return data["kspace"][:, 0]
@@ -75,8 +79,6 @@ def sample_kspace(num_frames: int = 6, seed: int = 0) -> np.ndarray:
 
 def read_kspace_slice(path, z: int = 0) -> np.ndarray:
     """All frames of one slice of a fully sampled CMRxRecon ``.mat`` as (frames, coils, ky, kx)."""
-    from medvit.cmrxrecon import CMRxKSpace
-
     with CMRxKSpace(path) as kspace:
         if not 0 <= z < kspace.num_slices:
             raise MedvitError(f"{path}: slice {z} out of range (0..{kspace.num_slices - 1})")
@@ -92,10 +94,6 @@ def varnet_network(checkpoint: str, network_json: str = "{}"):
     Raises:
         MedvitError: the checkpoint is missing or does not fit the arguments.
     """
-    from medvit.bundle.registry import bundles_root
-    from medvit.bundle.workflow import bundle_component
-    from medvit.cmrxrecon.reconstruct import BUNDLE_NAME
-
     try:
         arguments = json.loads(network_json or "{}")
     except ValueError as err:
@@ -111,9 +109,6 @@ def toy_varnet(make: bool = True) -> tuple[str, str] | None:
     """The ``medvit demo`` step's toy VarNet as ``(checkpoint path, constructor arguments as
     JSON)`` for :func:`varnet_network`; trained once on first use (a few CPU minutes), None when
     it is not there and ``make`` is False."""
-    from medvit.demo import CMRX_TOY_NETWORK
-    from medvit.viewer.samples import sample_output
-
     folder = sample_output("recon", make=make)
     if folder is None or not (folder / "model.pt").is_file():
         return None

@@ -8,10 +8,13 @@ once into the viewer's cache folder: ``$MEDVIT_VIEWER_CACHE``, else ``~/.cache/m
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+
+from medvit.demo import CXR_TOY_NETWORK, STEPS
 
 COMPLETE = ".complete"
 # page → (``medvit demo`` step, sub-folder of its output that holds the bundle's table)
@@ -29,8 +32,6 @@ def cache_root() -> Path:
 
 def sample_available(page: str) -> bool:
     """Whether the page has a sample: made already, or a demo step that can make it."""
-    from medvit.demo import STEPS
-
     step, _ = SAMPLES[page]
     return (cache_root() / step / COMPLETE).is_file() or step in STEPS
 
@@ -80,10 +81,6 @@ def sample_notes(page: str) -> str:
 def toy_cxr_classifier(make: bool = True) -> tuple[str, str] | None:
     """The ``medvit demo`` chest X-ray step's toy ViT as ``(checkpoint path, build_vit arguments
     as JSON)``, trained once on first use (about a minute); None when missing and not ``make``."""
-    import json
-
-    from medvit.demo import CXR_TOY_NETWORK
-
     folder = sample_output("cxr", make=make)
     checkpoint = folder.parent / "trained" / "models" / "model.pt" if folder is not None else None
     if checkpoint is None or not checkpoint.is_file():

@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pydicom
 
 from medvit.errors import MedvitError
+from medvit.io import atomic_write_bytes, read_image
+from medvit.io.dicom_series import choose_series, list_series
 
 # name of each bundle's cohort table → the viewer page that shows its cases
 OUTPUT_TABLES = {
@@ -103,8 +107,6 @@ def save_upload(name: str, data: bytes, dest_dir: str | os.PathLike, max_bytes: 
     The result is what :func:`medvit.io.read_image` opens: a NIfTI / DICOM / photo file, or a
     folder holding a DICOM series (a zip holding one single image file gives that file).
     """
-    from medvit.io import atomic_write_bytes
-
     if not data:
         raise MedvitError(f"{name}: the upload is empty")
     dest = Path(dest_dir)
@@ -143,8 +145,6 @@ class Study:
 
 def open_image(path: str | os.PathLike, label: str = "") -> Study:
     """Read ``path`` with :func:`medvit.io.read_image` (any format medvit reads)."""
-    from medvit.io import read_image
-
     array, meta = read_image(path)
     return Study(Path(path), array, meta, label or Path(path).name)
 
@@ -194,8 +194,6 @@ def find_output_table(folder: str | os.PathLike) -> Path:
 
 def read_cohort_table(path: str | os.PathLike, required: tuple[str, ...] = ("image", "status")):
     """A cohort CSV as a DataFrame (numbers as numbers), checked for the columns it needs."""
-    import pandas as pd
-
     path = Path(path)
     try:
         table = pd.read_csv(path, dtype={"image": str, "status": str, "error": str}, keep_default_na=True)
@@ -268,10 +266,6 @@ def group_columns(table, max_groups: int = 12) -> list[str]:
 def dicom_tags(path: str | os.PathLike, series_uid: str | None = None, limit: int = 400) -> list[dict]:
     """The header of a DICOM file (or of the first file of a series in a folder), as rows
     ``{"tag", "keyword", "value"}`` without pixel data, for the viewer's tag panel."""
-    import pydicom
-
-    from medvit.io.dicom_series import choose_series, list_series
-
     path = Path(path)
     if path.is_dir():  # the series as medvit.io reads it (same UID matching, DICOMDIR / non-image files skipped)
         path = choose_series(path, list_series(path), series_uid).slices[0].path

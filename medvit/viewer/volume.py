@@ -9,7 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from medvit.brats.segment import load_case
+from medvit.brats.series import BRATS_SERIES, find_brats_series
 from medvit.errors import MedvitError
+from medvit.io import read_image
 from medvit.viewer.display import spacing_of, to_ras, window_for
 
 
@@ -69,10 +72,6 @@ def volume_from_image(array: np.ndarray, meta: dict, name: str = "image") -> Vol
 
 def volume_from_case(case_dir: str | os.PathLike, seg_path: str | os.PathLike | None = None) -> VolumeView:
     """A BraTS-style case (four series, as the bundle reads them: on T1's grid) and its labels."""
-    from medvit.io import read_image
-    from medvit.brats.series import BRATS_SERIES, find_brats_series
-    from medvit.brats.segment import load_case
-
     volume, _, _ = load_case(case_dir)
     array = np.moveaxis(volume.numpy(), 0, -1)
     data, affine = to_ras(array, np.asarray(volume.affine))

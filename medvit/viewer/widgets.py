@@ -13,7 +13,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from medvit.batch.worker import error_message
 from medvit.errors import MedvitError
+from medvit.viewer.samples import sample_available, sample_notes
+from medvit.viewer.samples import sample_output as make
+from medvit.viewer.studies import OUTPUT_TABLES, find_output_table, locate_input, save_upload
+from medvit.viewer.studies import open_output as opener
+from medvit.viewer.uploads import remove_ended_sessions, remove_stale_servers, session_folder, uploads_root
 
 PAGE_FILES = {
     "volume": "pages/1_Brain_tumour.py",
@@ -56,9 +62,6 @@ def readable_errors():
 def user_message(error: BaseException) -> str:
     """One line for the browser: the error's first line, the server's upload folder removed
     (an upload is named by its own name), an OSError by its reason."""
-    from medvit.batch.worker import error_message
-    from medvit.viewer.uploads import uploads_root
-
     if isinstance(error, OSError) and not isinstance(error, MedvitError) and error.strerror:
         name = Path(error.filename).name if error.filename else ""
         text = f"{name}: {error.strerror}" if name else error.strerror
@@ -70,8 +73,6 @@ def user_message(error: BaseException) -> str:
 @st.cache_resource(show_spinner=False)
 def _server_start() -> bool:
     """Once per server: the uploads of viewer servers that are gone are deleted."""
-    from medvit.viewer.uploads import remove_stale_servers
-
     remove_stale_servers()
     return True
 
@@ -81,8 +82,6 @@ def remove_old_uploads() -> None:
     run looks) and, once per server, of servers no longer running."""
     from streamlit.runtime import Runtime
 
-    from medvit.viewer.uploads import remove_ended_sessions
-
     _server_start()
     if Runtime.exists():
         remove_ended_sessions(Runtime.instance().is_active_session)
@@ -90,8 +89,6 @@ def remove_old_uploads() -> None:
 
 def upload_dir() -> Path:
     """This session's private folder for uploads (see :mod:`medvit.viewer.uploads`)."""
-    from medvit.viewer.uploads import session_folder
-
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     return session_folder(get_script_run_ctx().session_id)
@@ -116,8 +113,6 @@ def output_folder_input(page: str) -> tuple[str, str | None]:
 
 def uploaded_path(page: str, types: list[str], label: str) -> Path | None:
     """The uploaded file saved (zip extracted) in the session's folder, or None before an upload."""
-    from medvit.viewer.studies import save_upload
-
     upload = st.sidebar.file_uploader(label, type=types, key=f"{page}_upload")
     if upload is None:
         return None
@@ -140,16 +135,12 @@ def uploaded_path(page: str, types: list[str], label: str) -> Path | None:
 @st.cache_resource(show_spinner=False, max_entries=3)
 def sample_output(page: str):
     """The page's sample output folder, made once per server (see :mod:`medvit.viewer.samples`)."""
-    from medvit.viewer.samples import sample_output as make
-
     return make(page)
 
 
 def sample_or_prompt(page: str, making: str) -> Path:
     """The sample's output folder, made now (with a spinner saying what happens) when missing;
     without a way to make it, a prompt to open a study and the page stops."""
-    from medvit.viewer.samples import sample_available
-
     if not sample_available(page):
         st.info("No sample results for this page yet. Open a study in the sidebar: an output folder of the "
                 "bundle, or an uploaded file.")
@@ -165,14 +156,10 @@ def sample_or_prompt(page: str, making: str) -> Path:
 @st.cache_data(show_spinner=False, max_entries=16)
 def open_output(folder: str, expect: str | None, mtime: float):
     """A bundle's output folder (cached; ``mtime`` of its table makes a re-run reload)."""
-    from medvit.viewer.studies import open_output as opener
-
     return opener(folder, expect)
 
 
 def output_table_mtime(folder: str) -> float:
-    from medvit.viewer.studies import find_output_table
-
     with readable_errors():
         return find_output_table(folder).stat().st_mtime
 
@@ -225,9 +212,6 @@ def open_study(page: str, *, bundle: str, upload_types: list[str], upload_label:
         making: what the spinner says while the sample is made.
         inputs: what the inputs are called ("Photographs", ...), for the folder box.
     """
-    from medvit.viewer.samples import sample_notes
-    from medvit.viewer.studies import OUTPUT_TABLES, locate_input
-
     source = choose_source(page, upload_types)
     with readable_errors():
         if source == UPLOAD:
