@@ -462,7 +462,7 @@ def test_four_dicom_series_in_one_folder_load_by_their_series_uids(dataset, tmp_
 def test_a_case_that_fails_while_writing_leaves_none_of_its_outputs(tmp_path, monkeypatch):
     """The label map is written first; when the DICOM SEG then fails, the case's error row is all
     there is: no lone ``_seg.nii.gz`` (issue 17, item 4)."""
-    import medvit.io.dicom_seg
+    import medvit.brats.transforms
     from medvit.brats.synthetic import write_brats_dicom_case
     from medvit.errors import MedvitError
 
@@ -471,7 +471,7 @@ def test_a_case_that_fails_while_writing_leaves_none_of_its_outputs(tmp_path, mo
     def broken(*args, **kwargs):
         raise MedvitError("the SEG cannot be written (test)")
 
-    monkeypatch.setattr(medvit.io.dicom_seg, "write_dicom_seg", broken)
+    monkeypatch.setattr(medvit.brats.transforms, "write_dicom_seg", broken)
     with pytest.raises(MedvitError, match="0 ok, 1 failed .*dicom_case: the SEG cannot be written"):
         _run(tmp_path, tmp_path / "out", load_pretrain=False)
     import pandas as pd
