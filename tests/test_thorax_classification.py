@@ -147,3 +147,19 @@ def test_command_line_overrides_take_effect(thorax_case, tmp_path):
     assert settings["preprocessing"]["transforms"][5]["divisor"] == 0.5 and settings["network_def"]["global_pool"] is False
     table = pd.read_csv(tmp_path / "predictions.csv")
     assert len(table) == 3 and (table["status"] == "ok").all()
+
+
+def test_the_configs_preprocessing_equals_the_training_pipelines_input(thorax_case):
+    """What inference.json feeds the network is what training fed it (``cxr_network_input`` of the
+    display intensities), for 8-bit PNG phantoms (scaled by bit depth, not stretched) and a
+    MONOCHROME1 CR (VOI window): a drift here silently costs accuracy."""
+    from medvit.thorax.transforms import cxr_display_intensity, cxr_network_input
+    from tests.bundle_checks import components
+
+    preprocessing = components(BUNDLE, dataset_dir=str(thorax_case / "cxr"), load_pretrain=False,
+                               **{"network_args#name": "vit_toy_patch16"})["preprocessing"]
+    for name in ("phantom_00000.png", "cr_export"):
+        path = thorax_case / "cxr" / name
+        image, meta = read_image(path)
+        expected = np.asarray(cxr_network_input(cxr_display_intensity(image, meta), 3))
+        np.testing.assert_array_equal(np.asarray(preprocessing({"image": str(path)})["image"]), expected)
