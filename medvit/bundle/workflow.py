@@ -212,14 +212,18 @@ class Cohort:
             # run-control keys (workers, ...) left out: they change neither a result nor the fingerprint
             config = predictor.case_config({k: v for k, v in portable_config(config).items() if k not in RUN_CONTROL_KEYS})
             settings = {"config": config, "predictor_id": predictor_id}
-            _PREDICTORS[_predictor_key(settings["config"], predictor_id)] = predictor  # this process: no rebuild
+            key = _predictor_key(settings["config"], predictor_id)
+            _PREDICTORS[key] = predictor  # this process: no rebuild
             case_fn = predict_case
         else:
-            settings, case_fn = {}, predictor
-        table = run_cohort(self.inputs, case_fn, self.output_csv, settings, columns=self.columns,
-                           workers=self.workers, scheduler=self.scheduler, case_id=self.case_id, root=self.root,
-                           anonymise=self.anonymise, resume=self.resume, progress=self.progress,
-                           provenance=provenance)
+            key, settings, case_fn = None, {}, predictor
+        try:
+            table = run_cohort(self.inputs, case_fn, self.output_csv, settings, columns=self.columns,
+                               workers=self.workers, scheduler=self.scheduler, case_id=self.case_id, root=self.root,
+                               anonymise=self.anonymise, resume=self.resume, progress=self.progress,
+                               provenance=provenance)
+        finally:
+            _PREDICTORS.pop(key, None)  # a long-lived process (viewer, demo) keeps no network of a finished run
         line = summary_line(table, self.output_csv)
         if (table["status"] == "ok").any() or table.empty:
             print(line, flush=True)
@@ -281,7 +285,6 @@ def predict_case(path: str, *, config: dict, predictor_id: str = "predictor") ->
 
 def parse_component(config: Mapping, component_id: str):
     """``ConfigParser(config).get_parsed_content(component_id)``."""
-
     return ConfigParser(copy.deepcopy(dict(config))).get_parsed_content(component_id)
 
 
