@@ -23,7 +23,6 @@ Exit status 1 when any check fails; each check prints "ok" or its error.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -39,20 +38,14 @@ EXCLUDE_VERIFY_TORCHSCRIPT = {"brats_swin_unetr_segmentation": "MONAI's SwinUNET
 sys.path.insert(0, str(REPO))
 
 
-def takes_one_image(bundle: Path) -> bool:
-    meta = json.loads((bundle / "configs" / "metadata.json").read_text())
-    inputs = meta.get("network_data_format", {}).get("inputs", {})
-    return len(inputs) == 1 and next(iter(inputs.values())).get("type") == "image"
-
-
 def traced_export(bundle: Path) -> None:
     """MONAI's ``ckpt_export`` with ``use_trace`` on the metadata's input shape (n=1), then load it."""
     import torch
     from monai.bundle import ckpt_export
-    from monai.bundle.scripts import _get_fake_spatial_shape
 
-    image = next(iter(json.loads((bundle / "configs" / "metadata.json").read_text())["network_data_format"]["inputs"].values()))
-    shape = [1, image["num_channels"], *_get_fake_spatial_shape(image["spatial_shape"])]  # MONAI's n=1 reading
+    from medvit.bundle.conformance import input_shape
+
+    shape = input_shape(bundle)
     ckpt_export(net_id="network_def", filepath=str(bundle / "models" / "traced.ts"), ckpt_file=str(bundle / "models" / "model.pt"),
                 meta_file=str(bundle / "configs" / "metadata.json"), config_file=str(bundle / "configs" / "inference.json"),
                 bundle_root=str(bundle), use_trace=True, input_shape=shape)
@@ -89,6 +82,8 @@ def verify_one(verify_bundle, source: Path, models: Path) -> list[tuple[str, str
     finally:
         os.chdir(cwd)
     check("verify(mode='regular')", verify_bundle.verify, name, str(models), "regular")
+    from medvit.bundle.conformance import takes_one_image
+
     if takes_one_image(bundle):
         check("verify_data_shape (n=1)", verify_bundle.verify_data_shape, str(bundle), "network_def",
               "configs/inference.json")

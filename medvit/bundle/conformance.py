@@ -194,6 +194,14 @@ def check_net_in_out(bundle: Path) -> list[str]:
     return []
 
 
+def input_shape(bundle: Path) -> list[int]:
+    """(1, C, *spatial) of the metadata's one image input, its spatial pattern read with n=1
+    as MONAI's ``verify_net_in_out`` reads it."""
+    meta = json.loads((bundle / "configs" / "metadata.json").read_text())
+    image = next(iter(meta["network_data_format"]["inputs"].values()))
+    return [1, image["num_channels"], *_get_fake_spatial_shape(image["spatial_shape"])]
+
+
 def check_torchscript(bundle: Path) -> list[str]:
     """``monai.bundle.ckpt_export`` of a checkpoint of the config's network with random weights,
     for networks that take one image: by scripting, as model-zoo's CI runs it, else by tracing
@@ -202,9 +210,7 @@ def check_torchscript(bundle: Path) -> list[str]:
     if not takes_one_image(bundle):
         return []
     overrides = {**shrink_overrides(bundle), "bundle_root": str(bundle)}
-    meta = json.loads((bundle / "configs" / "metadata.json").read_text())
-    image = next(iter(meta["network_data_format"]["inputs"].values()))
-    shape = [1, image["num_channels"], *_get_fake_spatial_shape(image["spatial_shape"])]  # MONAI's n=1 reading
+    shape = input_shape(bundle)
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
         try:
