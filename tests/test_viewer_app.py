@@ -30,7 +30,7 @@ def samples(tmp_path_factory):
 def page(name: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=180)
     if name:
-        at.switch_page(f"pages/{name}.py")
+        at.switch_page(f"views/{name}.py")
     return at.run()
 
 
@@ -66,11 +66,20 @@ def test_brain_tumour_page(samples):
 
 
 def test_fundus_page(samples):
-    row = pd.read_csv(samples["fundus"] / "biomarkers.csv").iloc[0]
+    rows = pd.read_csv(samples["fundus"] / "biomarkers.csv").set_index("image")
     at = ok(page("2_Fundus"))
+    case = at.sidebar.selectbox(key="fundus_case")
+    assert case.value == case.options[0] == "retina.jpg"  # the box shows the case shown
+    row = rows.loc["retina.jpg"]
     assert f"radius **{row['disc_radius']:.1f} px**" in texts(at)
-    table = at.dataframe[0].value.set_index("biomarker")["value"]
-    assert float(table["median_tortuosity"]) == pytest.approx(row["median_tortuosity"], rel=1e-5)
+    table = at.dataframe[0].value.set_index("biomarker")
+    assert float(table.loc["median_tortuosity", "value"]) == pytest.approx(row["median_tortuosity"], rel=1e-5)
+    assert table.loc["disc_radius", "unit"] == "px" and table.loc["area", "unit"] == "px²"
+    assert table.loc["D0", "unit"] == "dimension" and table.loc["median_branching_angle", "unit"] == "degrees"
+    assert "Sizes in pixels" in texts(at) and "**Key:**" in texts(at) and "optic disc" in texts(at)
+    assert "scikit-image" in at.info[0].value and "wrote" not in texts(at)  # a sentence, not a log line
+    case.set_value("retina_mirrored.png").run()
+    assert f"radius **{rows.loc['retina_mirrored.png', 'disc_radius']:.1f} px**" in texts(at)
     at.checkbox(key="skeleton").check().run()
     ok(at)
     at.checkbox(key="overlay").uncheck().run()
@@ -97,12 +106,15 @@ def test_reconstruction_page():
     from medvit.viewer.recon import compare, sample_kspace
 
     at = ok(page("4_Reconstruction"))
-    expected = compare(sample_kspace(), 8).mean_scores()
+    kspace, pixel_mm = sample_kspace()
+    expected = compare(kspace, 8).mean_scores()
+    assert "cardiac" in at.info[0].value and "MNI152" not in at.info[0].value
+    assert f"pixels {pixel_mm[0]:.2f} × {pixel_mm[1]:.2f} mm" in texts(at)
     assert {m.label: m.value for m in at.metric} == {f"{k}: mean PSNR": f"{v['psnr']:.2f} dB" for k, v in expected.items()}
     at.selectbox(key="acceleration").set_value(4)
-    at.slider(key="frame").set_value(5).run()
+    next(s for s in at.slider if s.label == "Frame").set_value(5).run()
     ok(at)
-    faster = compare(sample_kspace(), 4)
+    faster = compare(kspace, 4)
     assert at.metric[1].value == f"{faster.mean_scores()['SENSE']['psnr']:.2f} dB"
     assert at.dataframe[0].value["PSNR (dB)"].iloc[1] == pytest.approx(faster.scores["SENSE"][5]["psnr"], abs=1e-3)
 
@@ -130,14 +142,20 @@ def test_cohort_page_and_click_through(samples):
     assert at.selectbox(key="cohort_sample").options[-1] == "Chest X-ray findings (predictions.csv)"
     assert {m.label: m.value for m in at.metric} == {"Cases": "2", "Succeeded": "1", "Failed": "1"}
     assert list(at.dataframe[1].value["image"]) == ["empty_case"]  # the failed cases with their error
-    at.multiselect(key="status_filter").set_value(["ok"]).run()
+    status = next(m for m in at.multiselect if m.label == "Status")
+    assert status.value == ["error", "ok"] and "2 of 2 rows" in at.subheader[0].value
+    status.set_value(["ok"]).run()
     assert "1 of 2 rows" in at.subheader[0].value and len(at.dataframe[0].value) == 1
     at.selectbox(key="cohort_sample").set_value("Fundus biomarkers (biomarkers.csv)").run()
     ok(at)
-    assert at.metric[0].value == "1" and at.selectbox(key="open_case").value == "retina.jpg"
+    assert at.metric[0].value == "2"
+    choice = next(s for s in at.selectbox if s.label == "Case")
+    choice.set_value("retina_mirrored.png").run()
     at.button(key="open_button").click().run()
     ok(at)
-    assert at.title[0].value == "Retinal vessel biomarkers" and at.selectbox(key="fundus_case").value == "retina.jpg"
+    assert at.title[0].value == "Retinal vessel biomarkers"
+    assert at.selectbox(key="fundus_case").value == "retina_mirrored.png"
+    assert at.radio(key="fundus_source").value == "Output folder"
 
 
 def test_bad_input_is_a_message(samples, tmp_path):
@@ -158,4 +176,4 @@ def test_cohort_page_opens_a_bundle_table_by_path(samples):
     at.text_input(key="cohort_path").set_value(str(samples["cxr"] / "predictions.csv")).run()
     ok(at)
     assert {m.label: m.value for m in at.metric} == {"Cases": "3", "Succeeded": "2", "Failed": "1"}
-    assert at.selectbox(key="open_case").options == ["cr_export.dcm", "phantom_00000.png"]
+    assert next(s for s in at.selectbox if s.label == "Case").options == ["cr_export.dcm", "phantom_00000.png"]

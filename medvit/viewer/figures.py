@@ -70,25 +70,35 @@ def image_figure(image: np.ndarray, title: str, heat: np.ndarray | None = None, 
 
 
 def recon_figure(comparison, frame: int) -> Figure:
-    """Each method's magnitude (top) and its error against the reference (bottom) for one frame."""
+    """Each method's magnitude (top) and its error against the reference (bottom) for one frame,
+    the readout's oversampling cropped and the pixels drawn at their aspect (square when the
+    pixel size is unknown)."""
+    from medvit.viewer.recon import readout_crop
+
     methods = list(comparison.images)
-    fig = Figure(figsize=(3.0 * len(methods), 6.2), dpi=100)
+    reference = comparison.shown("reference", frame)
+    dy, dx = comparison.pixel_mm or (1.0, 1.0)
+    aspect = dy / dx  # matplotlib's aspect: a pixel's height over its width
+    height = min(max(2.6 * aspect * reference.shape[0] / reference.shape[1], 1.5), 4.0)
+    fig = Figure(figsize=(2.9 * len(methods), 2 * height + 1.2), dpi=100)
     axes = fig.subplots(2, len(methods))
-    scale = float(comparison.images["reference"][frame].max()) or 1.0
-    error_max = max(float(comparison.error(m, frame).max()) for m in methods if m != "reference") or 1.0
+    scale = float(reference.max()) or 1.0
+    errors = {m: readout_crop(comparison.error(m, frame)) for m in methods if m != "reference"}
+    error_max = max(float(e.max()) for e in errors.values()) or 1.0
     error_image = None
     for column, method in enumerate(methods):
-        image = comparison.images[method][frame]
+        image = comparison.shown(method, frame)
         axes[0, column].imshow(image / (float(image.max()) or 1.0) if method != "reference" else image / scale,
-                               cmap="gray", vmin=0, vmax=1)
+                               cmap="gray", vmin=0, vmax=1, aspect=aspect)
         title = method
         if method != "reference":
             s = comparison.scores[method][frame]
             title += f"\nPSNR {s['psnr']:.2f} dB · SSIM {s['ssim']:.3f}"
-            error_image = axes[1, column].imshow(comparison.error(method, frame), cmap=HEAT, vmin=0, vmax=error_max)
+            error_image = axes[1, column].imshow(errors[method], cmap=HEAT, vmin=0, vmax=error_max, aspect=aspect)
             axes[1, column].set_title(f"|error| · NMSE {s['nmse']:.4f}", fontsize=9)
         else:
-            axes[1, column].imshow(np.broadcast_to(comparison.mask[:, None], image.shape), cmap="gray", vmin=0, vmax=1)
+            axes[1, column].imshow(np.broadcast_to(comparison.mask[:, None], image.shape), cmap="gray", vmin=0, vmax=1,
+                                   aspect=aspect)
             axes[1, column].set_title(f"mask: R={comparison.acceleration}, {int(comparison.mask.sum())} of "
                                       f"{comparison.mask.size} lines", fontsize=9)
         axes[0, column].set_title(title, fontsize=9)

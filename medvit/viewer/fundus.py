@@ -11,7 +11,7 @@ from medvit.bundle.workflow import bundle_component
 from medvit.pvbm.cohort import bundle_dir, bundle_overrides
 from medvit.pvbm.geometry import vessel_skeleton
 from medvit.pvbm.masks import VesselMasks
-from medvit.pvbm.overlay import display_photo, overlay_image
+from medvit.pvbm.overlay import COLOURS, display_photo, overlay_image
 from medvit.pvbm.photo import channels_last
 
 SKELETON_COLOUR = (0, 0, 0)  # drawn inside the vessels' tint
@@ -48,3 +48,30 @@ def analyse_photo(path: str | os.PathLike, segmentation: str = "classical", chec
     masks = data["masks"]
     return FundusAnalysis(channels_last(data["image"]), masks, data["disc"], data["points"], data["row"],
                           vessel_skeleton(masks.vessels))
+
+
+# units of the biomarker columns (medvit.pvbm.pipeline's CSV contract; "artery_" / "vein_" columns as theirs)
+UNITS = {"disc_x": "px", "disc_y": "px", "disc_radius": "px", "area": "px²", "length": "px", "perimeter": "px",
+         "tortuosity_index": "ratio", "median_tortuosity": "ratio", "median_branching_angle": "degrees",
+         "start_points": "count", "end_points": "count", "intersection_points": "count", "D0": "dimension",
+         "D1": "dimension", "D2": "dimension", "singularity_length": "dimension", "crae_knudtson": "px",
+         "crve_knudtson": "px", "crae_hubbard": "µm", "crve_hubbard": "µm", "pixel_size_um": "µm"}
+
+
+def biomarker_unit(name: str) -> str:
+    """The unit of a biomarker column: px, px², degrees, a count or a ratio; mm / mm² for the
+    ``*_mm`` / ``*_mm2`` columns written when the pixel size is known; "" for text columns."""
+    if name.endswith("_mm2"):
+        return "mm²"
+    if name.endswith("_mm"):
+        return "mm"
+    base = name.split("_", 1)[1] if name.startswith(("artery_", "vein_")) else name
+    return UNITS.get(base, UNITS.get(name, ""))
+
+
+def legend_entries(has_av: bool) -> list[tuple[str, tuple[int, int, int]]]:
+    """(label, RGB) of what :meth:`FundusAnalysis.picture` draws, in its colours."""
+    vessels = [("artery", COLOURS["artery"]), ("vein", COLOURS["vein"])] if has_av else [("vessel", COLOURS["vessel"])]
+    return vessels + [("optic disc", COLOURS["disc"]), ("zone B rings (2r, 3r)", COLOURS["zone"]),
+                      ("skeleton", SKELETON_COLOUR), ("start point", COLOURS["start"]), ("end point", COLOURS["end"]),
+                      ("branch point", COLOURS["intersection"])]

@@ -11,7 +11,7 @@ import numpy as np
 from medvit.bundle.registry import bundles_root
 from medvit.bundle.workflow import bundle_component
 from medvit.cmrxrecon import CMRxKSpace
-from medvit.cmrxrecon.phantoms import synthetic_kspace
+from medvit.cmrxrecon.cardiac_phantom import cardiac_cine
 from medvit.cmrxrecon.reconstruct import BUNDLE_NAME
 from medvit.cmrxrecon.scoring import score_image
 from medvit.demo import CMRX_TOY_NETWORK
@@ -29,6 +29,11 @@ class Comparison:
     mask: np.ndarray  # bool (ky,)
     scores: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     acceleration: int = 0
+    pixel_mm: tuple[float, float] | None = None  # (ky, kx) when known
+
+    def shown(self, method: str, frame: int) -> np.ndarray:
+        """One frame as displayed: the central half of the 2× oversampled readout (kx), as scanners show it."""
+        return readout_crop(self.images[method][frame])
 
     def error(self, method: str, frame: int) -> np.ndarray:
         """|method − reference| of one frame, each image scaled by its own maximum (as scored)."""
@@ -40,13 +45,21 @@ class Comparison:
         return {m: {k: float(np.mean([s[k] for s in rows])) for k in rows[0]} for m, rows in self.scores.items()}
 
 
-def compare(kspace: np.ndarray, acceleration: int, sense_iterations: int = 10, varnet=None) -> Comparison:
+def readout_crop(image: np.ndarray) -> np.ndarray:
+    """(..., ky, kx) → (..., ky, kx // 2): the central half of the readout, without its 2× oversampling."""
+    nx = image.shape[-1]
+    return image[..., nx // 4: nx // 4 + nx // 2]
+
+
+def compare(kspace: np.ndarray, acceleration: int, sense_iterations: int = 10, varnet=None,
+            pixel_mm: tuple[float, float] | None = None) -> Comparison:
     """Undersample fully sampled multi-coil k-space (frames, coils, ky, kx) with the CMRxRecon
     mask of ``acceleration`` and reconstruct every frame each way.
 
     Args:
         varnet: optional :class:`~medvit.nets.VarNet` (e.g. :func:`varnet_network`), run on each
             frame as the bundle runs it (:func:`medvit.cmrxrecon.reconstruct.varnet_frame`).
+        pixel_mm: the images' pixel size (ky, kx) in mm, when known (for display).
     """
     kspace = np.asarray(kspace)
     if kspace.ndim != 4:
@@ -67,14 +80,14 @@ def compare(kspace: np.ndarray, acceleration: int, sense_iterations: int = 10, v
     images = {name: np.stack(frames).astype(np.float32) for name, frames in methods.items()}
     scores = {name: [score_image(images[name][t], images["reference"][t]) for t in range(len(kspace))]
               for name in images if name != "reference"}
-    return Comparison(images, mask, scores, int(acceleration))
+    return Comparison(images, mask, scores, int(acceleration), pixel_mm)
 
 
-def sample_kspace(num_frames: int = 6, seed: int = 0) -> np.ndarray:
-    """A synthetic multi-coil cine slice (frames, coils, ky, kx) from :mod:`medvit.cmrxrecon.phantoms`."""
-    data = synthetic_kspace("cine_sax", num_ky=96, num_kx=128, num_coils=4, num_slices=1, num_frames=num_frames,
-                            seed=seed)
-    return data["kspace"][:, 0]
+def sample_kspace(num_frames: int = 6, seed: int = 0) -> tuple[np.ndarray, tuple[float, float]]:
+    """A synthetic multi-coil short-axis cine slice (:mod:`medvit.cmrxrecon.cardiac_phantom`): its
+    k-space (frames, coils, ky, kx) and pixel size (ky, kx) in mm."""
+    data = cardiac_cine(num_frames=num_frames, num_ky=96, num_kx=192, num_coils=4, seed=seed)
+    return data["kspace"], data["pixel_mm"]
 
 
 def read_kspace_slice(path, z: int = 0) -> np.ndarray:

@@ -15,18 +15,18 @@ import streamlit as st
 
 from medvit.batch.worker import error_message
 from medvit.errors import MedvitError
-from medvit.viewer.samples import sample_available, sample_notes
+from medvit.viewer.samples import SAMPLES, sample_available, sample_notes
 from medvit.viewer.samples import sample_output as make
 from medvit.viewer.studies import OUTPUT_TABLES, find_output_table, locate_input, save_upload
 from medvit.viewer.studies import open_output as opener
 from medvit.viewer.uploads import remove_ended_sessions, remove_stale_servers, session_folder, uploads_root
 
 PAGE_FILES = {
-    "volume": "pages/1_Brain_tumour.py",
-    "fundus": "pages/2_Fundus.py",
-    "cxr": "pages/3_Chest_X-ray.py",
-    "recon": "pages/4_Reconstruction.py",
-    "cohort": "pages/5_Cohort.py",
+    "volume": "views/1_Brain_tumour.py",
+    "fundus": "views/2_Fundus.py",
+    "cxr": "views/3_Chest_X-ray.py",
+    "recon": "views/4_Reconstruction.py",
+    "cohort": "views/5_Cohort.py",
 }
 SAMPLE, FOLDER, UPLOAD = "Sample results", "Output folder", "Upload a file"
 NOT_CLINICAL = "Research software, not for clinical use."
@@ -41,6 +41,25 @@ def header(title: str, caption: str) -> None:
 
 
 log = logging.getLogger("medvit.viewer")
+
+
+def synced(key: str, default) -> str:
+    """A widget key whose value the server sends to the browser on every run; make the widget
+    with this key and no default (``index`` / ``value``) of its own.
+
+    Streamlit keeps a keyed widget's value on the server while the widget is not drawn (the
+    page stopped above it, another source was chosen), but the browser draws it anew with its
+    default: the control then shows its default while the old value is applied. A value written
+    to the session state before the widget is made goes to the browser with it, so the two
+    agree. The value starts as ``default``."""
+    st.session_state[key] = st.session_state.get(key, default)
+    return key
+
+
+def identity_key(*identity) -> str:
+    """A short id of what a widget is made for (a table, a study: its name, shape...), to put in its
+    key: the widget then starts anew for another one instead of carrying a value over."""
+    return hashlib.sha256(repr(identity).encode()).hexdigest()[:10]
 
 
 @contextlib.contextmanager
@@ -95,20 +114,25 @@ def upload_dir() -> Path:
 
 
 def choose_source(page: str, upload_types: list[str] | None, sample_label: str = SAMPLE) -> str:
-    """The sidebar's "what to show" choice; a click-through from the Cohort page preselects its folder."""
+    """The sidebar's "what to show" choice (:func:`open_case` sets it for a click-through)."""
     options = [sample_label, FOLDER] + ([UPLOAD] if upload_types else [])
-    pending = st.session_state.get("open_output")
-    index = 1 if pending and pending.get("page") == page else 0
-    return st.sidebar.radio("Show", options, index=index, key=f"{page}_source")
+    return st.sidebar.radio("Show", options, key=synced(f"{page}_source", sample_label))
 
 
-def output_folder_input(page: str) -> tuple[str, str | None]:
-    """Text input for a bundle's output folder; returns it and the case to preselect (click-through)."""
-    pending = st.session_state.get("open_output") or {}
-    default = pending.get("folder", "") if pending.get("page") == page else ""
-    folder = st.sidebar.text_input("Output folder of a bundle run", value=default, key=f"{page}_folder",
+def output_folder_input(page: str) -> str:
+    """Text input for a bundle's output folder."""
+    folder = st.sidebar.text_input("Output folder of a bundle run", key=synced(f"{page}_folder", ""),
                                    help="The folder given as --output_dir (it holds the bundle's CSV table).")
-    return folder.strip(), pending.get("image") if pending.get("page") == page else None
+    return folder.strip()
+
+
+def open_case(page: str, folder: str, image: str) -> None:
+    """Go to ``page`` showing case ``image`` of the output folder ``folder`` (the Cohort page's
+    click-through): the target page's controls are set to it, so they show what is opened."""
+    st.session_state[f"{page}_source"] = FOLDER
+    st.session_state[f"{page}_folder"] = folder
+    st.session_state[f"{page}_case"] = image
+    st.switch_page(PAGE_FILES[page])
 
 
 def uploaded_path(page: str, types: list[str], label: str) -> Path | None:
@@ -138,6 +162,31 @@ def sample_output(page: str):
     return make(page)
 
 
+# what each page's sample is and where its input comes from, for the banner above it
+SAMPLE_DESCRIPTIONS = {
+    "volume": "a synthetic brain tumour case (BraTS-like MRI series on the MNI152 template's anatomy, from nilearn) "
+              "segmented by the Swin UNETR bundle",
+    "fundus": "the retina photograph of scikit-image (a real fundus photograph, `skimage.data.retina`) measured by "
+              "the PVBM bundle",
+    "cxr": "chest X-rays (synthetic radiograph phantoms of `medvit.thorax.phantoms`) classified by the MAE thorax "
+           "bundle",
+}
+
+
+def sample_banner(page: str) -> None:
+    """One sentence saying what the sample is and where it came from; how it was made (the demo
+    step's own words) in an expander below."""
+    step = SAMPLES[page][0]
+    st.info(f"Sample results: {SAMPLE_DESCRIPTIONS[page]}, made on first use by the `{step}` step of "
+            f"`medvit demo`. Open your own study in the sidebar.")
+    notes = sample_notes(page)
+    if notes:
+        with st.expander("How the sample was made"):
+            # the lines naming the files written are left out: they are the server's folders
+            st.markdown("\n".join(f"- {line}" for line in notes.splitlines() if line.strip()
+                                   and not line.startswith("wrote ")))
+
+
 def sample_or_prompt(page: str, making: str) -> Path:
     """The sample's output folder, made now (with a spinner saying what happens) when missing;
     without a way to make it, a prompt to open a study and the page stops."""
@@ -164,7 +213,7 @@ def output_table_mtime(folder: str) -> float:
         return find_output_table(folder).stat().st_mtime
 
 
-def case_picker(output, page: str, preselect: str | None) -> str:
+def case_picker(output, page: str) -> str:
     """Select box over the table's successful rows; the failed ones are listed with their error."""
     ok = output.table[output.table["status"] == "ok"]
     failed = output.failed()
@@ -176,8 +225,8 @@ def case_picker(output, page: str, preselect: str | None) -> str:
         st.error(f"{output.table_path}: no case of this run succeeded; see the failed cases in the sidebar.")
         st.stop()
     images = list(ok["image"])
-    index = images.index(preselect) if preselect in images else 0
-    return st.sidebar.selectbox("Case", images, index=index, key=f"{page}_case")
+    # a case of another study is not kept: the first case of this one is shown, and the box says so
+    return st.sidebar.selectbox("Case", images, key=synced(f"{page}_case", images[0]))
 
 
 def weights_warning(row) -> None:
@@ -221,20 +270,18 @@ def open_study(page: str, *, bundle: str, upload_types: list[str], upload_label:
                 st.stop()
             return Opened(path, path.name)
         if source == SAMPLE:
-            folder, preselect = sample_or_prompt(page, making), None
-            notes = sample_notes(page)
-            if notes:
-                st.info(f"Sample results: {notes.splitlines()[0]}")
+            folder = sample_or_prompt(page, making)
+            sample_banner(page)
         else:
-            folder, preselect = output_folder_input(page)
+            folder = output_folder_input(page)
             if not folder:
                 table = next(name for name, p in OUTPUT_TABLES.items() if p == page)
                 st.info(f"Enter the output folder of a `{bundle}` run (it holds {table}) in the sidebar.")
                 st.stop()
         output = open_output(str(folder), page, output_table_mtime(str(folder)))
-        name = case_picker(output, page, preselect)
+        name = case_picker(output, page)
         row = output.table[output.table["image"] == name].iloc[0]
-        root = st.sidebar.text_input(f"{inputs} folder (when not found)", key=f"{page}_root",
+        root = st.sidebar.text_input(f"{inputs} folder (when not found)", key=synced(f"{page}_root", ""),
                                      help="The run's --dataset_dir.")
         path = locate_input(output, name, root or None)
         if path is None:
@@ -261,10 +308,11 @@ def network_choice(label: str, key: str, toy, arguments, checkpoint_label: str, 
     Returns:
         ``(checkpoint path, constructor arguments as JSON)``; ``("", "{}")`` for none.
     """
-    choice = st.sidebar.radio(label, ["none", TOY_NETWORK, CHECKPOINT_FILE], key=f"{key}_source", help=help)
+    choice = st.sidebar.radio(label, ["none", TOY_NETWORK, CHECKPOINT_FILE], key=synced(f"{key}_source", "none"),
+                              help=help)
     if choice == TOY_NETWORK:
         with st.spinner("Training the demo's toy network (once)..."):
             return toy() or ("", "{}")
     if choice == CHECKPOINT_FILE:
-        return st.sidebar.text_input(checkpoint_label, key=f"{key}_ckpt").strip(), arguments()
+        return st.sidebar.text_input(checkpoint_label, key=synced(f"{key}_ckpt", "")).strip(), arguments()
     return "", "{}"

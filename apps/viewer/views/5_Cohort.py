@@ -18,7 +18,7 @@ def read_table(path: str, mtime: float):
 
 
 SOURCES = [w.SAMPLE, "Output folder or CSV path", "Upload a CSV"]
-source = st.sidebar.radio("Show", SOURCES, key="cohort_source")
+source = st.sidebar.radio("Show", SOURCES, key=w.synced("cohort_source", w.SAMPLE))
 output = None
 with w.readable_errors():
     if source == w.SAMPLE:
@@ -27,13 +27,13 @@ with w.readable_errors():
         samples = {"Brain tumour volumes (volumes.csv)": "volume", "Fundus biomarkers (biomarkers.csv)": "fundus",
                    "Chest X-ray findings (predictions.csv)": "cxr"}
         samples = {label: page for label, page in samples.items() if sample_available(page)}
-        choice = st.sidebar.selectbox("Sample table", list(samples), key="cohort_sample")
+        choice = st.sidebar.selectbox("Sample table", list(samples), key=w.synced("cohort_sample", next(iter(samples))))
         folder = w.sample_or_prompt(samples[choice], "Making the sample once (a few minutes for the brain tumour "
                                                      "sample: a toy network is trained first)...")
         output = w.open_output(str(folder), None, w.output_table_mtime(str(folder)))
         table, name = output.table, output.table_path.name
     elif source == SOURCES[1]:
-        path = st.sidebar.text_input("Output folder or CSV file", key="cohort_path").strip()
+        path = st.sidebar.text_input("Output folder or CSV file", key=w.synced("cohort_path", "")).strip()
         if not path:
             st.info("Enter a bundle's output folder or a cohort CSV (columns image, status, error, then results) "
                     "in the sidebar, or upload a CSV.")
@@ -62,20 +62,23 @@ b.metric("Succeeded", len(ok))
 c.metric("Failed", len(failed))
 
 # --- filters ------------------------------------------------------------------------------------------
+# Each table has its own filters (the keys name it): a filter set on another table (its statuses,
+# its columns' ranges) is never applied to this one while the controls show something else.
 st.sidebar.subheader("Filters")
+table_id = w.identity_key(name, list(table.columns), len(table))
 statuses = sorted(table["status"].dropna().unique())
-keep = st.sidebar.multiselect("Status", statuses, default=statuses, key="status_filter")
-text = st.sidebar.text_input("Case name contains", key="name_filter")
+keep = st.sidebar.multiselect("Status", statuses, key=w.synced(f"status_filter_{table_id}", statuses))
+text = st.sidebar.text_input("Case name contains", key=w.synced(f"name_filter_{table_id}", ""))
 numbers = numeric_columns(table)
 filtered = table[table["status"].isin(keep)]
 if text:
     filtered = filtered[filtered["image"].astype(str).str.contains(text, case=False, regex=False)]
 if numbers:
-    column = st.sidebar.selectbox("Range of", numbers, key="range_column")
+    column = st.sidebar.selectbox("Range of", numbers, key=w.synced(f"range_column_{table_id}", numbers[0]))
     values = table[column].dropna()
     if len(values) and values.min() < values.max():
-        low, high = st.sidebar.slider("Range", float(values.min()), float(values.max()),
-                                      (float(values.min()), float(values.max())), key=f"range_{column}")
+        whole = (float(values.min()), float(values.max()))
+        low, high = st.sidebar.slider("Range", *whole, key=w.synced(f"range_{column}_{table_id}", whole))
         filtered = filtered[filtered[column].isna() | filtered[column].between(low, high)]
 
 st.subheader(f"{name}: {len(filtered)} of {len(table)} rows")
@@ -88,9 +91,9 @@ if numbers and len(ok):
 
     st.subheader("Distributions")
     left, right = st.columns([1, 1])
-    value = left.selectbox("Value", numbers, key="value_column")
+    value = left.selectbox("Value", numbers, key=w.synced(f"value_column_{table_id}", numbers[0]))
     groups = group_columns(ok)
-    group = right.selectbox("Group by", ["(none)", *groups], key="group_column")
+    group = right.selectbox("Group by", ["(none)", *groups], key=w.synced(f"group_column_{table_id}", "(none)"))
     hist, box = distribution_charts(filtered[filtered["status"] == "ok"], value, None if group == "(none)" else group)
     left.plotly_chart(hist, key="histogram")
     right.plotly_chart(box, key="boxplot")
@@ -106,7 +109,6 @@ else:
 page = OUTPUT_TABLES.get(output.table_path.name) if output is not None else None
 if page and len(ok):
     st.subheader("Open a case")
-    case = st.selectbox("Case", list(ok["image"]), key="open_case")
+    case = st.selectbox("Case", list(ok["image"]), key=w.synced(f"open_case_{table_id}", ok["image"].iloc[0]))
     if st.button(f"Open {case} on its page", key="open_button"):
-        st.session_state["open_output"] = {"page": page, "folder": str(output.table_path.parent), "image": case}
-        st.switch_page(w.PAGE_FILES[page])
+        w.open_case(page, str(output.table_path.parent), case)

@@ -66,7 +66,8 @@ if row is None:  # an upload: classify it here with the demo's toy network or a 
     checkpoint, network_json = w.network_choice(
         "Classify with", "cxr_model", toy_cxr_classifier, checkpoint_label="Fine-tuned checkpoint (.pt / .pth)",
         arguments=lambda: json.dumps({"name": st.sidebar.selectbox(
-            "Architecture", ["vit_small_patch16", "vit_base_patch16", "vit_large_patch16"], key="cxr_arch")}),
+            "Architecture", ["vit_small_patch16", "vit_base_patch16", "vit_large_patch16"],
+            key=w.synced("cxr_arch", "vit_small_patch16"))}),
         help="The toy network is trained once on first use (about a minute) by `medvit demo`'s chest X-ray step "
              "on phantoms: it shows the path, it knows no real disease.")
     if checkpoint:
@@ -78,10 +79,10 @@ elif isinstance(row.get("saliency"), str) and row["saliency"]:
     saliency_path = output.table_path.parent / row["saliency"]
 
 heat = None
-if saliency_path is not None and saliency_path.is_file() and st.sidebar.checkbox("Saliency overlay", value=True,
-                                                                                 key="saliency"):
+if saliency_path is not None and saliency_path.is_file() and st.sidebar.checkbox(
+        "Saliency overlay", key=w.synced("saliency", True)):
     heat = saliency_map(str(saliency_path), saliency_path.stat().st_mtime)
-    alpha = st.sidebar.slider("Saliency opacity", 0.0, 1.0, 0.4, 0.05, key="saliency_alpha")
+    alpha = st.sidebar.slider("Saliency opacity", 0.0, 1.0, step=0.05, key=w.synced("saliency_alpha", 0.4))
 
 from medvit.viewer.figures import image_figure, probability_chart  # noqa: E402
 
@@ -95,7 +96,7 @@ with right:
         st.info("No findings yet for an uploaded image: choose a network in the sidebar (*Classify with*), or run "
                 "the bundle on it and open its output folder.")
     else:
-        threshold = st.slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="threshold")
+        threshold = st.slider("Decision threshold", 0.0, 1.0, step=0.01, key=w.synced("threshold", 0.5))
         probabilities = {label: float(row[label]) for label in labels}
         positive = [label for label, p in sorted(probabilities.items(), key=lambda kv: -kv[1]) if p >= threshold]
         st.markdown(f"Top finding **{row['top_finding']}** ({probabilities[row['top_finding']]:.3f}); "
