@@ -66,7 +66,7 @@ def _expected(samples) -> dict[str, list[str]]:
     volume = pd.read_csv(samples["volume"] / "volumes.csv").set_index("image").loc["synthetic_dicom"]
     fundus = pd.read_csv(samples["fundus"] / "biomarkers.csv").iloc[0]
     cxr = pd.read_csv(samples["cxr"] / "predictions.csv").set_index("image").loc["cr_export.dcm"]
-    psnr = compare(sample_kspace(), 8).mean_scores()["SENSE"]["psnr"]
+    psnr = compare(sample_kspace()[0], 8).mean_scores()["SENSE"]["psnr"]
     return {
         "": ["medvit viewer"],
         "Brain_tumour": [f"{volume['wt_ml']:.1f} mL", f"{volume['et_ml']:.1f} mL"],
@@ -151,3 +151,78 @@ def _vit_checkpoint(folder: Path) -> Path:
     path = folder / "vit_small.pt"
     torch.save({"model": build_vit("vit_small_patch16", num_classes=14, global_pool=True).state_dict()}, path)
     return path
+
+
+def _combobox(page, label: str) -> str:
+    return page.get_by_role("combobox", name=label).input_value()
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.wait_for_timeout(800)  # the rerun starts
+    _settle(page)
+
+
+def _click(page, text: str) -> None:
+    page.get_by_text(text, exact=True).first.click()
+    page.wait_for_timeout(800)
+    _settle(page)
+
+
+def test_controls_show_what_is_rendered_after_switching(viewer, tmp_path):
+    """Each page: switch case / study / source / option, then read back what is rendered (case
+    name, R, columns, frame, rows) and check that the controls say the same."""
+    from playwright.sync_api import sync_playwright
+
+    url, samples = viewer
+    fundus = pd.read_csv(samples["fundus"] / "biomarkers.csv").set_index("image")
+    shots = Path(os.environ.get("MEDVIT_ARTEFACTS") or tmp_path) / "viewer"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1500, "height": 1300})
+        # a link straight to a page: the navigation is the app's, titled
+        page.goto(f"{url}/Fundus")
+        _settle(page)
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text().split("\n")
+        assert "Home" in nav and "app" not in nav and "Cardiac MR reconstruction" in nav
+        # fundus: the case box, the picture's caption and the table name the same case
+        for case in ("retina.jpg", "retina_mirrored.png", "retina.jpg"):
+            if _combobox(page, "Case") != case:
+                _choose(page, "Case", case)
+            assert _combobox(page, "Case") == case
+            page.get_by_text(f"radius {fundus.loc[case, 'disc_radius']:.1f} px").wait_for(timeout=60_000)
+            assert page.locator('[data-testid="stImageCaption"]').inner_text() == case
+        page.screenshot(path=str(shots / "switch_Fundus.png"), full_page=True)
+        # reconstruction: R in the box is the mask's R, after the controls were hidden and shown again
+        page.goto(f"{url}/Reconstruction")
+        _settle(page)
+        _choose(page, "Acceleration R", "4")
+        for source in ("Fully sampled k-space file", "Sample results"):
+            _click(page, source)
+        assert _combobox(page, "Acceleration R") == "4" and page.get_by_text("(R = 4,").count()
+        assert page.get_by_label("none").is_checked() and not page.get_by_text("VarNet: mean PSNR").count()
+        slider = page.get_by_role("slider", name="Frame")
+        slider.focus()
+        page.keyboard.press("End")
+        page.wait_for_timeout(800)
+        _settle(page)
+        assert slider.input_value() == "5" and page.get_by_text("Scores, frame 5").count()
+        page.screenshot(path=str(shots / "switch_Reconstruction.png"), full_page=True)
+        # cohort: the status filter holds the table's statuses; an uploaded CSV gets its own
+        page.goto(f"{url}/Cohort")
+        _settle(page)
+        assert page.get_by_text("volumes.csv: 2 of 2 rows").count()  # both statuses selected, both rows shown
+        chips = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Status").inner_text()
+        assert "error" in chips and "ok" in chips
+        table = tmp_path / "mine.csv"
+        table.write_text("image,status,error,score\na,ok,,1.0\nb,ok,,2.0\nc,failed,bad file,\n")
+        _click(page, "Upload a CSV")
+        page.locator('input[type="file"]').set_input_files(str(table))
+        page.get_by_text("mine.csv: 3 of 3 rows").wait_for(timeout=60_000)
+        _settle(page)
+        chips = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Status").inner_text()
+        assert "failed" in chips and "ok" in chips
+        page.screenshot(path=str(shots / "switch_Cohort.png"), full_page=True)
+        browser.close()
