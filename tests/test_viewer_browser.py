@@ -177,7 +177,7 @@ def test_controls_show_what_is_rendered_after_switching(viewer, tmp_path):
 
     url, samples = viewer
     fundus = pd.read_csv(samples["fundus"] / "biomarkers.csv").set_index("image")
-    shots = Path(os.environ.get("MEDVIT_ARTEFACTS") or tmp_path) / "viewer"
+    shots = Path(os.environ.get("MEDVIT_ARTEFACTS") or tmp_path) / "viewer" / "switching"
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
