@@ -143,9 +143,14 @@ def test_region_labels_are_the_bundles():
 def test_sense_beats_zero_filled_on_the_sample():
     from medvit.viewer.recon import compare, sample_kspace
 
-    result = compare(sample_kspace(num_frames=2), acceleration=4)
+    kspace, pixel_mm = sample_kspace(num_frames=2)
+    result = compare(kspace, acceleration=4, pixel_mm=pixel_mm)
     means = result.mean_scores()
-    assert result.images["SENSE"].shape == (2, 96, 128) and result.mask.sum() > 96 / 4
+    assert result.images["SENSE"].shape == (2, 96, 192) and result.mask.sum() > 96 / 4
+    # the thorax lies in the central half of the 2x oversampled readout, the half shown, on square pixels
+    reference = result.images["reference"][0]
+    assert result.shown("reference", 0).shape == (96, 96) and pixel_mm[0] == pixel_mm[1]
+    assert result.shown("reference", 0).sum() > 0.98 * reference.sum()
     assert means["SENSE"]["psnr"] > means["zero-filled"]["psnr"] + 1 and means["SENSE"]["nmse"] < means["zero-filled"]["nmse"]
     assert result.error("zero-filled", 0).max() <= 1.0
 
@@ -157,7 +162,7 @@ def test_varnet_joins_the_comparison_on_the_grid_and_scale_of_the_others():
     from medvit.viewer.recon import compare, sample_kspace
 
     network = VarNet(num_cascades=0, sens_chans=2, sens_pools=1).eval()
-    result = compare(sample_kspace(num_frames=2), acceleration=8, sense_iterations=2, varnet=network)
+    result = compare(sample_kspace(num_frames=2)[0], acceleration=8, sense_iterations=2, varnet=network)
     assert set(result.scores) == {"zero-filled", "SENSE", "VarNet"}
     np.testing.assert_allclose(result.images["VarNet"], result.images["zero-filled"], rtol=1e-4,
                                atol=1e-4 * result.images["zero-filled"].max())
