@@ -7,7 +7,6 @@ They run the bundles' own cohort functions at small sizes: the real retina photo
 network takes minutes): their rows say so, and the pages show that warning, which the tests check.
 """
 
-import shutil
 from pathlib import Path
 
 TINY_VIT = {"name": "vit_tiny_patch16"}
@@ -44,15 +43,14 @@ def fundus_step(folder: Path) -> list[str]:
 
 
 def chest_xray_step(folder: Path) -> list[str]:
-    """A phantom PNG, pydicom's MONOCHROME1 CR and a broken file through the thorax cohort function."""
+    """A phantom PNG, a phantom as a MONOCHROME1 CR and a broken file through the thorax cohort function."""
     from medvit.thorax.classify import run_cxr_cohort
-    from medvit.data import pydicom_sample
-    from medvit.thorax.phantoms import write_cxr_phantoms
+    from medvit.thorax.phantoms import write_cxr_dicom, write_cxr_phantoms
 
     images = folder / "images"
     write_cxr_phantoms(images, count=1)
     (images / "labels.csv").unlink()
-    shutil.copy(pydicom_sample("cr_monochrome1"), images / "cr_export.dcm")
+    write_cxr_dicom(images / "cr_export.dcm", seed=7, size=512)  # pydicom's 16×16 px CR is refused as too small
     (images / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     run_cxr_cohort(images, folder / "results", network=TINY_VIT, saliency=True, progress=False, device="cpu")
     return ["ViT-tiny with random weights (viewer tests)"]
