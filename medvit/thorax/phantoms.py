@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from medvit.data.synthetic_dicom import synthetic_dataset
 from medvit.io.atomic import atomic_path
 from medvit.io.writers import save_png
 
@@ -173,26 +174,12 @@ def write_cxr_dicom(path: str | os.PathLike, seed: int = 0, size: int = 1024, pr
         seed, prevalence: as :func:`cxr_phantom`.
         size: image edge in pixels (a real CR is 2000-3000 px; 1024 is ChestX-ray14's size).
     """
-    import pydicom
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import (
-        ComputedRadiographyImageStorage,
-        ExplicitVRLittleEndian,
-        generate_uid,
-    )
+    from pydicom.uid import ComputedRadiographyImageStorage, generate_uid
 
     image, _ = cxr_phantom(seed, size, prevalence)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ComputedRadiographyImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = pydicom.Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = ComputedRadiographyImageStorage, meta.MediaStorageSOPInstanceUID
-    ds.PatientName, ds.PatientID, ds.PatientSex, ds.PatientBirthDate = "Synthetic^Phantom", f"phantom-{seed}", "O", ""
+    ds = synthetic_dataset(ComputedRadiographyImageStorage, f"phantom-{seed}", "Synthetic^Phantom")
     ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.StudyID, ds.AccessionNumber, ds.ReferringPhysicianName = "1", "", ""
-    ds.Modality, ds.Manufacturer, ds.SeriesNumber, ds.InstanceNumber = "CR", "medvit synthetic", 1, 1
+    ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "CR", 1, 1
     ds.BodyPartExamined, ds.ViewPosition = "CHEST", "PA"
     spacing = f"{PIXEL_MM * 256 / size:.4f}"
     ds.PixelSpacing = ds.ImagerPixelSpacing = [spacing, spacing]
