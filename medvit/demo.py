@@ -205,15 +205,12 @@ def step_uni4eye_mim(out: Path) -> list[str]:
 
 
 def step_mae_thorax(out: Path) -> list[str]:
-    """MAE thorax bundle on CXR-like phantoms and pydicom's MONOCHROME1 CR radiograph, with a toy
+    """MAE thorax bundle on CXR-like phantoms (PNG, and one as a MONOCHROME1 CR DICOM), with a toy
     ViT trained here first (no checkpoint is shipped)."""
-    import shutil
-
     import pandas as pd
 
     from medvit.bundle.registry import bundles_root
-    from medvit.data import pydicom_sample
-    from medvit.thorax.phantoms import PHANTOM_FINDINGS, write_cxr_phantoms
+    from medvit.thorax.phantoms import PHANTOM_FINDINGS, write_cxr_dicom, write_cxr_phantoms
 
     bundle = bundles_root() / "mae_thorax_classification"
     toy = {"network_args#name": CXR_TOY_NETWORK}
@@ -232,7 +229,8 @@ def step_mae_thorax(out: Path) -> list[str]:
     write_cxr_phantoms(cases, count=3, first_seed=60_000, prevalence=0.5)
     truth = pd.read_csv(cases / "labels.csv").set_index("Image Index")["Finding Labels"]
     (cases / "labels.csv").unlink()
-    shutil.copy(pydicom_sample("cr_monochrome1"), cases / "cr_monochrome1.dcm")
+    # pydicom's MONOCHROME1 CR is 16×16 px, below the network's input size: a phantom as a CR instead
+    write_cxr_dicom(cases / "cr_monochrome1.dcm", seed=60_100, size=1024)
     _bundle_run(bundle, "inference.json", dataset_dir=str(cases), output_dir=str(out / "results"), ckpt_path=checkpoint,
                 saliency=True, progress=False, **toy)
     lines = [f"trained a toy ViT (vit_toy_patch16: 2 blocks, width 96; the bundle's train.json) for {minutes:.1f} min "
@@ -244,7 +242,7 @@ def step_mae_thorax(out: Path) -> list[str]:
         if row["status"] != "ok":
             raise MedvitError(f"{row['image']} failed: {row['error']}")
         top = row["top_finding"]
-        known = f" (drawn: {truth[row['image']]})" if row["image"] in truth else " (a real CR: the toy knows only phantoms)"
+        known = f" (drawn: {truth[row['image']]})" if row["image"] in truth else " (a phantom as a MONOCHROME1 CR DICOM)"
         lines.append(f"{row['image']}: top finding {top} p={row[top]:.2f}{known}; saliency {row['saliency']}")
     return lines + [f"wrote {out / 'results' / 'predictions.csv'}"]
 

@@ -12,6 +12,7 @@ import skimage.data
 from PIL import Image
 
 from medvit.pvbm.pipeline import biomarker_columns
+from medvit.pvbm.quality import QUALITY_COLUMNS
 from medvit.bundle.registry import bundles_root
 from tests.conftest import run_cli
 from tests.fundus_masks import sato_mask
@@ -39,6 +40,7 @@ def cohort(tmp_path_factory):
     Image.fromarray(np.full((40, 40), 120, np.uint8)).save(root / "tiny_grey.png")
     Image.fromarray(np.full((300, 300), 120, np.uint8)).save(root / "grey.png")
     (root / "notes.png").write_text("not an image")
+    Image.fromarray(skimage.data.astronaut()).save(root / "astronaut.png")  # a photo, not of a fundus
     return root
 
 
@@ -56,8 +58,10 @@ def test_one_row_per_image_in_the_contract_order(classical_run):
     header, rows = read_rows(out / "cohort.csv")
     assert header[: len(CONTRACT)] == CONTRACT
     assert header[-2:] == ["settings_hash", "input_hash"]
-    assert sorted(rows) == ["black.png", "grey.png", "notes.png", "retina.png", "site_b/retina.jpg", "tiny_grey.png"]
-    assert "2 image(s) measured, 4 failed" in result.stdout
+    assert sorted(rows) == ["astronaut.png", "black.png", "grey.png", "notes.png", "retina.png", "site_b/retina.jpg",
+                            "tiny_grey.png"]
+    assert header[-2 - len(QUALITY_COLUMNS):-2] == list(QUALITY_COLUMNS)
+    assert "2 image(s) measured, 5 failed" in result.stdout
 
 
 def test_bad_images_get_a_reason_not_a_crash(classical_run):
@@ -67,6 +71,9 @@ def test_bad_images_get_a_reason_not_a_crash(classical_run):
     assert "not an image" in reasons["notes.png"]
     assert "too small" in reasons["tiny_grey.png"]
     assert "colour fundus photograph" in reasons["grey.png"] and "grey.png: " in reasons["grey.png"]
+    # no biomarkers for a picture that is not of a retina: the reasons, measured
+    assert "astronaut.png: not a fundus photograph: the field of view is not round" in reasons["astronaut.png"]
+    assert "colours unlike a retina (red 0.41" in reasons["astronaut.png"] and rows["astronaut.png"]["area"] == ""
     assert all("Traceback" not in r for r in reasons.values())
 
 
@@ -80,6 +87,7 @@ def test_real_photo_and_its_mirror_measure_alike(classical_run):
         assert float(a[key]) == pytest.approx(float(b[key]), rel=0.05), key
     assert 5 <= float(a["start_points"]) <= 30 and 1.3 < float(a["D0"]) < 1.8
     assert a["disc_source"] == "detected" and a["segmentation"] == "classical"
+    assert float(a["qc_fov_fraction"]) > 0.6 and float(a["qc_red_share"]) > 0.5  # the photo's quality measures
 
 
 def test_overlays_follow_the_folders(classical_run):
@@ -96,7 +104,7 @@ def test_rerun_skips_what_is_done(cohort, classical_run):
                      "--quiet", "--n-rotations", "7")
     assert result.returncode == 0, result.stderr
     counts = json.loads((out / "cohort.provenance.json").read_text())["counts"]
-    assert counts["skipped"] == 2 and counts["computed"] == 4  # only the failed ones are retried
+    assert counts["skipped"] == 2 and counts["computed"] == 5  # only the failed ones are retried
     assert (out / "cohort.csv").read_text() == before
 
 
@@ -130,7 +138,7 @@ def test_artery_vein_masks_disc_override_and_pixel_size(tmp_path):
                      "--pixel-size-um", "10", "--quiet", "--n-rotations", "3")
     assert result.returncode == 0, result.stderr
     header, rows = read_rows(out)
-    assert header[3:-2] == biomarker_columns(av=True, physical=True)
+    assert header[3:-2] == [*biomarker_columns(av=True, physical=True), *QUALITY_COLUMNS]
     eye = rows["eye.png"]
     assert eye["status"] == "ok", eye["error"]
     assert (eye["disc_x"], eye["disc_source"], eye["segmentation"]) == ("225.0", "override", "masks")

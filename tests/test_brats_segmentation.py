@@ -262,34 +262,71 @@ def test_intensity_flags_catch_what_brats_never_showed():
     assert flags[2].startswith("flair has only")
 
 
-def test_brain_mask_skull_strips_the_input_and_bounds_the_labels(tmp_path):
-    """A case with skull and air noise is flagged as not skull-stripped; its brain mask file
-    (found by the default ``*_brainmask.nii.gz``) strips it: no flag, no label outside the mask."""
-    import nibabel as nib
+def _with_skull_and_air(image: np.ndarray, rng) -> np.ndarray:
+    """A skull-stripped (4, X, Y, Z) case with a 3-voxel bright skull and air noise (never exactly zero)."""
     from scipy import ndimage
+
+    brain = np.any(image > 0, axis=0)
+    skull = ndimage.binary_dilation(brain, iterations=3) & ~brain
+    head = image.copy()
+    head[:, ~brain] = np.abs(rng.normal(0, 20, size=(4, int((~brain).sum()))))
+    head[:, skull] = 900.0
+    return head
+
+
+def test_segmentation_outside_the_head_or_larger_than_a_brain_is_flagged():
+    """The true labels of a synthetic case pass, skull-stripped or with skull and air; a
+    segmentation of the air outside the head (an untrained network's) is flagged, with the
+    share outside and the whole tumour's volume."""
+    from medvit.brats.qc import MAX_WHOLE_TUMOUR_ML, head_mask, segmentation_qc
+    from medvit.brats.synthetic import brats_like_case
+
+    image, labels, _ = brats_like_case(seed=0, spacing=3.0)
+    brain = np.any(image > 0, axis=0)
+    np.testing.assert_array_equal(head_mask(image), brain)  # skull-stripped: the non-zero voxels
+    head = head_mask(_with_skull_and_air(image, np.random.default_rng(0)))
+    assert head[brain].mean() > 0.99 and head.sum() < 1.6 * brain.sum()  # the head, not the air
+    for mask in (brain, head):
+        measures, flags = segmentation_qc(labels, mask, [3.0] * 3)
+        assert flags == [] and measures["qc_outside_head_fraction"] == 0.0
+    assert measures["qc_head_ml"] == pytest.approx(head.sum() * 27 / 1000)
+    air = np.where(head, 0, 2).astype(np.uint8)  # "oedema" everywhere outside the head
+    measures, flags = segmentation_qc(air, head, [3.0] * 3)
+    assert measures["qc_outside_head_fraction"] == 1.0 and len(flags) == 2
+    assert flags[0].startswith("100% of the segmentation") and "outside the head" in flags[0]
+    assert (~head).sum() * 27 / 1000 > MAX_WHOLE_TUMOUR_ML and "larger than a brain (> 1500 mL)" in flags[1]
+
+
+def test_brain_mask_skull_strips_the_input_and_bounds_the_labels(tmp_path):
+    """A case with skull and air noise is flagged as not skull-stripped, and the random network's
+    segmentation of the air as outside the head; its brain mask file (found by the default
+    ``*_brainmask.nii.gz``) strips it: no such flag, no label outside the mask."""
+    import nibabel as nib
 
     from medvit.brats.segment import segment_brats_case
 
     paths = write_brats_case(tmp_path / "cases", "head", seed=5, spacing=3.0)
-    rng = np.random.default_rng(0)
-    brain = np.asarray(nib.load(paths["t1"]).dataobj) > 0
-    skull = ndimage.binary_dilation(brain, iterations=3) & ~brain
-    for name in ("t1", "t1ce", "t2", "flair"):
-        image = nib.load(paths[name])
-        data = np.asarray(image.dataobj, dtype=np.float32)
-        data[~brain] = np.abs(rng.normal(0, 20, size=(~brain).sum()))  # air noise: never exactly zero
-        data[skull] = 900.0
+    names = ("t1", "t1ce", "t2", "flair")
+    images = [nib.load(paths[name]) for name in names]
+    stripped = np.stack([np.asarray(image.dataobj, dtype=np.float32) for image in images])
+    brain = np.any(stripped > 0, axis=0)
+    for name, image, data in zip(names, images, _with_skull_and_air(stripped, np.random.default_rng(0))):
         nib.save(nib.Nifti1Image(data, image.affine), paths[name])
     paths["seg"].unlink()
     options = dict(output_dir=str(tmp_path / "out"), network={"feature_size": 12}, roi_size=(64, 64, 64), overlap=0.25)
     unmasked = segment_brats_case(str(tmp_path / "cases" / "head"), brain_mask_pattern=None, **options)
     assert "not skull-stripped" in unmasked["qc_flags"] and unmasked["brain_mask"] == ""
+    # random weights segment the air around the head too: flagged beside the volumes
+    assert "of the segmentation" in unmasked["qc_flags"] and "lies outside the head" in unmasked["qc_flags"]
+    assert unmasked["qc_outside_head_fraction"] > 0.5 and "larger than a brain" in unmasked["qc_flags"]
     nib.save(nib.Nifti1Image(brain.astype(np.uint8), nib.load(paths["t1"]).affine),
              tmp_path / "cases" / "head" / "head_brainmask.nii.gz")
     masked = segment_brats_case(str(tmp_path / "cases" / "head"), **options)
     assert "skull" not in masked["qc_flags"] and masked["brain_mask"] == "head_brainmask.nii.gz"
     labels = np.asarray(nib.load(tmp_path / "out" / masked["segmentation"]).dataobj)
     assert labels.shape == brain.shape and not labels[~brain].any()
+    assert masked["qc_outside_head_fraction"] == 0.0 and "outside the head" not in masked["qc_flags"]
+    assert masked["qc_head_ml"] == pytest.approx(brain.sum() * 27 / 1000)
 
 
 # -- the config is what runs (issue 15) -----------------------------------------------------------

@@ -94,3 +94,19 @@ def test_phantom_cohort_is_written_like_chestxray14(tmp_path):
     assert (table["Finding Labels"] == "No Finding").any() and table["Finding Labels"].str.contains(r"\|").any()
     image, meta = read_image(tmp_path / table["Image Index"][0])
     assert image.dtype == np.uint8 and image.shape == (256, 256)
+
+
+def test_a_radiograph_smaller_than_the_networks_input_is_refused_with_its_size():
+    """The shorter side must reach the network's 224 px input; the message names the file and size."""
+    import torch
+    from monai.data import MetaTensor
+
+    from medvit.thorax.transforms import CXRDisplayIntensityd, check_radiograph_size
+
+    check_radiograph_size((224, 3000))
+    with pytest.raises(MedvitError, match=r"^small\.png: the radiograph is 3000×223 px, smaller than .* 224×224"):
+        check_radiograph_size((3000, 223), source="small.png")
+    image, meta = read_image(pydicom_sample("cr_monochrome1"))  # pydicom's 16×16 px CR
+    with pytest.raises(MedvitError, match=r"6154: the radiograph is 16×16 px"):
+        CXRDisplayIntensityd("image")({"image": MetaTensor(torch.as_tensor(image), meta=meta)})
+    assert CXRDisplayIntensityd("image", min_side=16)({"image": MetaTensor(torch.as_tensor(image), meta=meta)})

@@ -25,7 +25,7 @@ def test_thorax_saliency_maps_of_same_stem_inputs_are_three_files(tmp_path):
     from medvit.thorax.classify import run_cxr_cohort
 
     for k, name in enumerate(SAME_STEMS):  # three sizes: each map must be on its own radiograph's grid
-        image, _ = cxr_phantom(seed=k, size=200 + 40 * k)
+        image, _ = cxr_phantom(seed=k, size=240 + 40 * k)  # ≥ 224 px: the network's input
         _write(tmp_path / "cxr" / name, (np.clip(image, 0, 1) * 255).astype(np.uint8))
     table = run_cxr_cohort(tmp_path / "cxr", tmp_path / "out", network={"name": "vit_toy_patch16"}, saliency=True,
                            progress=False, device="cpu")

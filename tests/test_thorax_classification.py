@@ -1,4 +1,4 @@
-"""Chest X-ray cohort classification: phantoms as PNG, pydicom's MONOCHROME1 CR, a bad file."""
+"""Chest X-ray cohort classification: phantoms as PNG and as a MONOCHROME1 CR, pydicom's 16×16 CR, a bad file."""
 
 import json
 import shutil
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from medvit.data import pydicom_sample
-from medvit.thorax.phantoms import CHESTXRAY14_LABELS, write_cxr_phantoms
+from medvit.thorax.phantoms import CHESTXRAY14_LABELS, write_cxr_dicom, write_cxr_phantoms
 from medvit.io import read_image
 
 TINY = {"name": "vit_tiny_patch16"}
@@ -20,13 +20,17 @@ def test_cohort_writes_probabilities_and_saliency_on_the_radiographs_grid(tmp_pa
     images = tmp_path / "cxr"
     write_cxr_phantoms(images, count=2)
     (images / "labels.csv").unlink()
-    shutil.copy(pydicom_sample("cr_monochrome1"), images / "cr_export")  # a PACS export: DICOM, no suffix
+    write_cxr_dicom(images / "cr_export", seed=7, size=512)  # a PACS export: DICOM, no suffix
+    shutil.copy(pydicom_sample("cr_monochrome1"), images / "cr_16px.dcm")  # pydicom's 16×16 px CR: a thumbnail
     (images / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     table = run_cxr_cohort(images, tmp_path / "out", network=TINY, saliency=True, progress=False)
     table = pd.read_csv(tmp_path / "out" / "predictions.csv")
-    assert list(table["image"]) == ["broken.png", "cr_export", "phantom_00000.png", "phantom_00001.png"]
-    broken, cr = table.iloc[0], table.iloc[1]
+    assert list(table["image"]) == ["broken.png", "cr_16px.dcm", "cr_export", "phantom_00000.png", "phantom_00001.png"]
+    broken, tiny, cr = table.iloc[0], table.iloc[1], table.iloc[2]
     assert broken["status"] == "error" and "broken.png" in broken["error"]
+    # too small for the network's 224×224 input: refused with the file and its size, no probabilities
+    assert tiny["status"] == "error" and "cr_16px.dcm: the radiograph is 16×16 px" in tiny["error"]
+    assert "224" in tiny["error"] and tiny[list(CHESTXRAY14_LABELS)].isna().all()
     ok = table[table["status"] == "ok"]
     assert len(ok) == 3
     probabilities = ok[list(CHESTXRAY14_LABELS)].to_numpy()
@@ -59,7 +63,7 @@ BUNDLE = "mae_thorax_classification"
 
 @pytest.fixture(scope="module")
 def thorax_case(tmp_path_factory):
-    """Two phantoms, pydicom's MONOCHROME1 CR, and a fine-tuned-classifier checkpoint of a tiny ViT."""
+    """Two phantoms, one more as a MONOCHROME1 CR, and a fine-tuned-classifier checkpoint of a tiny ViT."""
     import torch
 
     from medvit.nets import build_vit
@@ -67,7 +71,7 @@ def thorax_case(tmp_path_factory):
     folder = tmp_path_factory.mktemp("thorax")
     write_cxr_phantoms(folder / "cxr", count=2)
     (folder / "cxr" / "labels.csv").rename(folder / "labels.csv")
-    shutil.copy(pydicom_sample("cr_monochrome1"), folder / "cxr" / "cr_export")
+    write_cxr_dicom(folder / "cxr" / "cr_export", seed=7, size=512)
     torch.manual_seed(0)
     torch.save(build_vit("vit_toy_patch16", num_classes=14, global_pool=True).state_dict(), folder / "model.pt")
     return folder

@@ -43,48 +43,15 @@ def fundus_step(folder: Path) -> list[str]:
     return ["retina photograph at half size through the PVBM pipeline (viewer tests)"]
 
 
-CXR_SIZE, CXR_PIXEL_MM = 1024, 0.35  # a radiograph's size: 36 cm across
-
-
-def write_cxr_dicom(path: Path, seed: int = 7) -> Path:
-    """A CXR-like phantom at a radiograph's size as a MONOCHROME1 CR DICOM file (12 bits, pixel spacing
-    given), like a computed radiography export."""
-    import numpy as np
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    from medvit.thorax.phantoms import cxr_phantom
-
-    image, _ = cxr_phantom(seed, size=CXR_SIZE)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"  # CR Image Storage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.Modality, ds.BodyPartExamined, ds.ViewPosition = "CR", "CHEST", "PA"
-    ds.Rows = ds.Columns = CXR_SIZE
-    ds.PixelSpacing = [CXR_PIXEL_MM, CXR_PIXEL_MM]
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME1"  # dense is bright once inverted
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    rows = np.ascontiguousarray(np.clip(image, 0, 1).T)  # (x, y) → rows of pixels
-    ds.PixelData = (4095 - np.round(rows * 4095)).astype(np.uint16).tobytes()
-    ds.save_as(path, enforce_file_format=True)
-    return path
-
-
 def chest_xray_step(folder: Path) -> list[str]:
-    """A phantom PNG, a phantom radiograph as MONOCHROME1 CR DICOM at a real size and a broken file
-    through the thorax cohort function."""
+    """A phantom PNG, a phantom as a MONOCHROME1 CR and a broken file through the thorax cohort function."""
     from medvit.thorax.classify import run_cxr_cohort
-    from medvit.thorax.phantoms import write_cxr_phantoms
+    from medvit.thorax.phantoms import write_cxr_dicom, write_cxr_phantoms
 
     images = folder / "images"
     write_cxr_phantoms(images, count=1)
     (images / "labels.csv").unlink()
-    write_cxr_dicom(images / "cr_export.dcm")
+    write_cxr_dicom(images / "cr_export.dcm", seed=7)  # a radiograph's size (pydicom's 16×16 px CR is refused)
     (images / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     run_cxr_cohort(images, folder / "results", network=TINY_VIT, saliency=True, progress=False, device="cpu")
     return ["ViT-tiny with random weights (viewer tests)"]

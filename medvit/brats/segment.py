@@ -30,7 +30,8 @@ from medvit.io.cases import list_cases
 
 BUNDLE_NAME = "brats_swin_unetr_segmentation"
 VOLUME_COLUMNS = [f"{region}_ml" for region in REGION_LABELS]
-CASE_COLUMNS = [*VOLUME_COLUMNS, "qc_flags", "spacing_mm", "shape", "segmentation", "dicom_seg", "brain_mask", "weights"]
+CASE_COLUMNS = [*VOLUME_COLUMNS, "qc_flags", "qc_head_ml", "qc_outside_head_fraction", "spacing_mm", "shape",
+                "segmentation", "dicom_seg", "brain_mask", "weights"]
 _NETWORK_ARGS = ("feature_size",)  # inference.json's network_args
 # Python arguments that are config ids of the same name
 _CONFIG_KEYS = ("legacy_merging", "roi_size", "overlap", "sw_batch_size", "et_label", "file_patterns", "descriptions",

@@ -23,8 +23,9 @@ from monai.data.utils import affine_to_spacing
 from monai.transforms import MapTransform
 
 from medvit.brats.labels import CHANNELS, ED, ET_BRATS21, NCR, REGION_LABELS
+from medvit.brats.qc import head_mask, segmentation_qc
 from medvit.bundle.transforms import case_output_path
-from medvit.bundle.workflow import add_to_row
+from medvit.bundle.workflow import ROW_KEY, add_to_row
 from medvit.io.dicom_seg import SegmentDefinition, write_dicom_seg
 from medvit.io.writers import save_nifti
 
@@ -107,6 +108,26 @@ class RegionVolumesd(MapTransform):
             row["spacing_mm"] = "x".join(f"{s:.3g}" for s in spacing)
             row["shape"] = "x".join(str(n) for n in labels.shape)
             d = add_to_row(d, row)
+        return d
+
+
+class SegmentationQCd(MapTransform):
+    """Dictionary wrapper of :func:`medvit.brats.qc.segmentation_qc`: a (1, X, Y, Z) label map
+    against the head (:func:`~medvit.brats.qc.head_mask`) of the series under ``image_key``
+    (C, X, Y, Z, same grid) → the row's ``qc_head_ml`` and ``qc_outside_head_fraction``, its
+    flags appended to the row's ``column`` (``qc_flags``, where the input's QC put its own)."""
+
+    def __init__(self, keys: KeysCollection, image_key: str = "image", column: str = "qc_flags"):
+        super().__init__(keys)
+        self.image_key, self.column = image_key, column
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict:
+        d = dict(data)
+        head = head_mask(np.asarray(d[self.image_key]))
+        for key in self.key_iterator(d):
+            measures, flags = segmentation_qc(np.asarray(d[key])[0], head, grid_spacing(d, self.image_key))
+            earlier = d.get(ROW_KEY, {}).get(self.column, "")
+            d = add_to_row(d, {**measures, self.column: "; ".join(f for f in (earlier, *flags) if f)})
         return d
 
 

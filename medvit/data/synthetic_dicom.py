@@ -16,6 +16,27 @@ import numpy as np
 LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0])
 
 
+def synthetic_dataset(sop_class_uid: str, patient_id: str, patient_name: str = "Synthetic^Case"):
+    """A new DICOM instance of ``sop_class_uid`` (explicit VR little endian, a fresh SOP Instance
+    UID) of a synthetic patient: the identity and study modules every synthetic file shares.
+    The caller adds the study / series UIDs, the modality and the image."""
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class_uid
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class_uid, meta.MediaStorageSOPInstanceUID
+    ds.PatientName, ds.PatientID, ds.PatientSex, ds.PatientBirthDate = patient_name, patient_id, "O", ""
+    ds.StudyID, ds.AccessionNumber, ds.ReferringPhysicianName = "1", "", ""
+    ds.Manufacturer = "medvit synthetic"
+    return ds
+
+
 def write_mr_series(
     volume: np.ndarray,
     affine: np.ndarray,
@@ -32,9 +53,7 @@ def write_mr_series(
     Slices are along the volume's third axis; stored as 16-bit integers with a rescale slope
     so the values survive to ~1e-4 of their range. Returns the folder.
     """
-    import pydicom
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+    from pydicom.uid import MRImageStorage, generate_uid
 
     volume = np.asarray(volume, dtype=np.float64)
     folder = Path(folder)
@@ -47,20 +66,12 @@ def write_mr_series(
     series_uid = generate_uid()
     today = datetime.date.today().strftime("%Y%m%d")
     for k in range(volume.shape[2]):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = MRImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = pydicom.Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.PatientName, ds.PatientID, ds.PatientSex, ds.PatientBirthDate = "Synthetic^Case", patient_id, "O", ""
+        ds = synthetic_dataset(MRImageStorage, patient_id)
         ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
         ds.FrameOfReferenceUID = frame_of_reference_uid
         ds.StudyDate = ds.SeriesDate = today
         ds.StudyTime = ds.SeriesTime = "120000"
-        ds.StudyID, ds.AccessionNumber, ds.ReferringPhysicianName = "1", "", ""
-        ds.Modality, ds.Manufacturer = "MR", "medvit synthetic"
+        ds.Modality = "MR"
         ds.SeriesDescription, ds.SeriesNumber, ds.InstanceNumber = description, series_number, k + 1
         ds.ImageOrientationPatient = [f"{v:.6f}" for v in orientation]
         ds.ImagePositionPatient = [f"{v:.6f}" for v in LPS_FROM_RAS @ (affine @ [0, 0, k, 1])[:3]]

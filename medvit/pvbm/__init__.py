@@ -8,6 +8,7 @@ centre (x, y) = (column, row) and radius, in pixels. Modules:
 - ``sparse_rotation``, ``fractal``: multifractal D0, D1, D2 and singularity length.
 - ``central_retinal``: CRAE / CRVE (Knudtson, Hubbard).
 - ``photo``: the one path from a photo file or array to the checked [0, 1] photo.
+- ``quality``: is it a fundus photograph? Measures of a photo and the verdict they give.
 - ``vessels``, ``optic_disc``: classical segmentation and disc detection.
 - ``network``: the vessel segmenters the bundle's ``network`` can be (MONAI U-Net, the
   classical one as a module) and the bundle's predictor.

@@ -16,6 +16,7 @@ from medvit.errors import MedvitError
 from medvit.pvbm.masks import find_mask, read_vessel_masks
 from medvit.pvbm.photo import read_photo_rc
 from medvit.pvbm.pipeline import biomarker_columns
+from medvit.pvbm.quality import QUALITY_COLUMNS
 
 BUNDLE_NAME = "pvbm_vessel_biomarkers"
 # run_biomarker_cohort's options → the config ids they set (the others keep their names)
@@ -43,9 +44,10 @@ def _masks_are_av(masks_dir: str | None, images: list[Path]) -> bool:
 def cohort_columns(images: list[Path], segmentation: str, masks_dir: str | os.PathLike | None = None,
                    pixel_size_um: float | None = None, fov_mm: float | None = None) -> list[str]:
     """The cohort table's result columns (:func:`~medvit.pvbm.pipeline.biomarker_columns`): artery /
-    vein ones when the user's masks label them, physical sizes when the scale is known."""
+    vein ones when the user's masks label them, physical sizes when the scale is known; then the
+    photo's quality measures (:data:`~medvit.pvbm.quality.QUALITY_COLUMNS`)."""
     av = segmentation == "masks" and _masks_are_av(os.fspath(masks_dir) if masks_dir else None, images)
-    return biomarker_columns(av=av, physical=bool(pixel_size_um or fov_mm))
+    return [*biomarker_columns(av=av, physical=bool(pixel_size_um or fov_mm)), *QUALITY_COLUMNS]
 
 
 def bundle_overrides(options: dict) -> dict:

@@ -1,7 +1,8 @@
 """The PVBM bundle's dictionary transforms: thin wrappers over the array functions.
 
 ``preprocessing`` (after MONAI's ``LoadImaged``, ``EnsureChannelFirstd``, ``Transposed``):
-:class:`FundusPhotod` (checks, [0, 1]), :class:`FieldOfViewd` (classical segmentation),
+:class:`FundusPhotod` (checks, [0, 1]), :class:`FundusQualityd` (is it a fundus photograph?),
+:class:`FieldOfViewd` (classical segmentation),
 :class:`LoadVesselMasksd` (the user's masks). ``postprocessing`` (after MONAI's ``Activationsd``
 and ``AsDiscreted`` on the vessel logits): :class:`VesselMasksd` → :class:`OpticDiscd` →
 :class:`VesselBiomarkersd` (the row) → :class:`SaveOverlayd`.
@@ -29,6 +30,7 @@ from medvit.pvbm.optic_disc import detect_optic_disc, disc_override, read_disc_o
 from medvit.pvbm.overlay import write_overlay
 from medvit.pvbm.photo import GREY_MESSAGE, channels_first, channels_last, fundus_photo
 from medvit.pvbm.pipeline import measure_masks, pixel_size
+from medvit.pvbm.quality import assess_fundus_photo
 from medvit.pvbm.vessels import field_of_view
 
 
@@ -59,6 +61,27 @@ class FundusPhotod(MapTransform):
             if self.colour and photo.ndim != 3:
                 raise MedvitError(f"{meta.get('filename_or_obj', 'photo')}: {GREY_MESSAGE}")
             d[key] = MetaTensor(torch.from_numpy(channels_first(photo)), meta=meta)
+        return d
+
+
+class FundusQualityd(MapTransform):
+    """Dictionary wrapper of :func:`~medvit.pvbm.quality.assess_fundus_photo` on the checked photo
+    (C, H, W) in [0, 1]: its measures go to the row (the ``qc_*`` columns,
+    :data:`~medvit.pvbm.quality.QUALITY_COLUMNS`); a photo that is not a fundus photograph is
+    refused, so it gets an error row saying why instead of biomarkers.
+
+    Raises:
+        MedvitError: "<file>: not a fundus photograph: <what is wrong, measured>".
+    """
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            quality = assess_fundus_photo(channels_last(d[key]))
+            if quality.verdict == "reject":
+                name = getattr(d[key], "meta", {}).get("filename_or_obj", "photo")
+                raise MedvitError(f"{name}: not a fundus photograph: {'; '.join(quality.problems)}")
+            d = add_to_row(d, quality.measures)
         return d
 
 

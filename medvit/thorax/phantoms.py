@@ -11,6 +11,9 @@ mediastinum, spine, ribs and diaphragm. Six ChestX-ray14 findings have a visible
 - Consolidation: a patchy, irregular opacity inside a lung.
 
 Each finding is present independently (``prevalence``). The other eight labels are never set.
+:func:`write_cxr_phantoms` writes them as ChestX-ray14 ships its images (8-bit PNG),
+:func:`write_cxr_dicom` as a hospital sends a radiograph (a 12-bit MONOCHROME1 CR DICOM with a
+VOI window, at a radiograph's size).
 Nothing here is a real patient: it exists so classification runs end to end offline.
 """
 
@@ -23,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from medvit.data.synthetic_dicom import synthetic_dataset
 from medvit.io.atomic import atomic_path
 from medvit.io.writers import save_png
 
@@ -158,3 +162,32 @@ def write_cxr_phantoms(out_dir: str | os.PathLike, count: int, first_seed: int =
         writer.writeheader()
         writer.writerows(rows)
     return out / "labels.csv"
+
+
+def write_cxr_dicom(path: str | os.PathLike, seed: int = 0, size: int = 1024, prevalence: float = 0.3) -> Path:
+    """Write one phantom as a computed radiograph: DICOM CR, MONOCHROME1 (dense = low stored
+    values, as many CR readers store it), 12 bits, a VOI window spanning them, pixel spacing of a
+    ~36 cm field. Returns ``path``.
+
+    Args:
+        path: the file to write (atomically).
+        seed, prevalence: as :func:`cxr_phantom`.
+        size: image edge in pixels (a real CR is 2000-3000 px; 1024 is ChestX-ray14's size).
+    """
+    from pydicom.uid import ComputedRadiographyImageStorage, generate_uid
+
+    image, _ = cxr_phantom(seed, size, prevalence)
+    ds = synthetic_dataset(ComputedRadiographyImageStorage, f"phantom-{seed}", "Synthetic^Phantom")
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "CR", 1, 1
+    ds.BodyPartExamined, ds.ViewPosition = "CHEST", "PA"
+    spacing = f"{PIXEL_MM * 256 / size:.4f}"
+    ds.PixelSpacing = ds.ImagerPixelSpacing = [spacing, spacing]
+    ds.Rows, ds.Columns = image.shape[1], image.shape[0]
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME1"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.WindowCenter, ds.WindowWidth = 2048, 4096
+    ds.PixelData = np.round((1.0 - image.T) * 4095).astype(np.uint16).tobytes()  # (W, H) → DICOM rows
+    with atomic_path(path) as tmp:
+        ds.save_as(tmp, enforce_file_format=True)
+    return Path(path)

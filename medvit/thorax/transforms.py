@@ -26,8 +26,29 @@ from medvit.errors import MedvitError
 
 CXR_MEAN, CXR_STD = 0.5056, 0.252  # medical_mae's ChestX-ray14 normalisation
 RESIZE, CROP = 256, 224  # medical_mae's evaluation: Resize 256, CenterCrop 224
+# Smallest shorter side accepted, in pixels: the network's input side. A smaller radiograph would be
+# enlarged to fill the input, so the network would see interpolation, not anatomy (ChestX-ray14's
+# images are 1024 px, a CR / DX several thousand); a thumbnail or an icon is refused, not classified.
+MIN_SIDE = CROP
 # Without a VOI window: stretch between these percentiles (robust to burnt-in labels and collimation).
 STRETCH_PERCENTILES = (0.5, 99.5)
+
+
+def check_radiograph_size(shape, min_side: int = MIN_SIDE, source=None) -> None:
+    """Refuses a radiograph whose shorter side is below ``min_side`` pixels.
+
+    Args:
+        shape: the image's (W, H[, C]) as :func:`medvit.io.read_image` gives it.
+        min_side: the smallest accepted shorter side (the network's input size).
+        source: the file, named in the message.
+
+    Raises:
+        MedvitError: the image is too small for the network.
+    """
+    width, height = (int(n) for n in shape[:2])
+    if min(width, height) < min_side:
+        raise MedvitError(f"{source or 'image'}: the radiograph is {width}×{height} px, smaller than the classifier's "
+                          f"{min_side}×{min_side} px input (at least {min_side} px on the shorter side are needed)")
 
 
 def cxr_display_intensity(image: np.ndarray, meta: dict | None = None) -> np.ndarray:
@@ -114,16 +135,23 @@ class CXRDisplayIntensityd(MapTransform):
     """Dictionary wrapper of :func:`cxr_display_intensity`: a radiograph as ``LoadImaged`` (with
     :class:`medvit.io.MedvitReader`) gives it, (W, H) or (W, H, 3), → (1, W, H) display
     intensities in [0, 1], its metadata kept. Adds the ``width``, ``height`` and
-    ``inverted_monochrome1`` columns to the case's row."""
+    ``inverted_monochrome1`` columns to the case's row.
 
-    def __init__(self, keys: KeysCollection = "image", allow_missing_keys: bool = False):
+    Args:
+        min_side: a radiograph whose shorter side is smaller is refused
+            (:func:`check_radiograph_size`); the bundle passes the network's input size.
+    """
+
+    def __init__(self, keys: KeysCollection = "image", min_side: int = MIN_SIDE, allow_missing_keys: bool = False):
         super().__init__(keys, allow_missing_keys)
+        self.min_side = min_side
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict:
         d = dict(data)
         for key in self.key_iterator(d):
             image = d[key]
             meta = dict(getattr(image, "meta", {}))
+            check_radiograph_size(image.shape, self.min_side, meta.get("filename_or_obj"))
             intensity = cxr_display_intensity(np.asarray(image), meta)
             d[key] = MetaTensor(torch.as_tensor(intensity)[None], meta=meta)
             d = add_to_row(d, {"width": int(intensity.shape[0]), "height": int(intensity.shape[1]),
