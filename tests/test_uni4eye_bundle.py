@@ -315,3 +315,46 @@ def test_command_line_overrides_take_effect(uni4eye_case, tmp_path):
     # the bundle's spatial_dims is 3, the check overridden takes the 2D items only
     assert table["status"].tolist() == ["ok", "ok", "error", "error"]
     assert table["error"].iloc[2:].str.contains("this network takes 2D items only").all()
+
+
+# -- which items a folder holds (issue 16, item 2) -------------------------------------------------
+
+
+def test_a_folder_with_dataset_json_is_read_through_it(tmp_path):
+    """``--dataset_dir eyes/`` (the README's form): its dataset.json decides the items; 8 fundus
+    photos and 8 B-scans are 16 2D items, never two stacked "volumes"."""
+    from medvit.uni4eye.classify import cohort_paths
+
+    description = write_ophthalmic_dataset(tmp_path / "eyes", n_fundus=8, n_bscans=8, n_volumes=2, size_2d=32,
+                                           shape_3d=(32, 32, 8))
+    (tmp_path / "eyes" / "notes.png").write_bytes((tmp_path / "eyes" / "fundus" / "fundus_0000.png").read_bytes())
+    paths = cohort_paths(tmp_path / "eyes")
+    assert paths == cohort_paths(description) and len(paths) == 18
+    assert tmp_path / "eyes" / "fundus" not in paths and tmp_path / "eyes" / "notes.png" not in paths
+    assert tmp_path / "eyes" / "volumes" / "oct_20000" in paths  # the description's B-scan folder
+    assert len(cohort_paths(tmp_path / "eyes", spatial_dims=3)) == 2
+
+
+def test_a_folder_scan_stacks_only_b_scan_folders(tmp_path):
+    """Without a dataset.json: a folder of colour photos, or of grey images that are not one cube's
+    numbered B-scans, gives one item per image; ``bscan_000.png, bscan_001.png, ...`` is a volume."""
+    from medvit.uni4eye.classify import cohort_paths, is_bscan_folder
+
+    (write_ophthalmic_dataset(tmp_path / "eyes", n_fundus=8, n_bscans=8, n_volumes=1, size_2d=32,
+                              shape_3d=(32, 32, 8))).unlink()
+    eyes = tmp_path / "eyes"
+    assert not is_bscan_folder(eyes / "fundus")  # fundus_0000 ... fundus_0007: numbered, but colour
+    assert not is_bscan_folder(eyes / "bscans")  # grey, but numbered from 10000: separate B-scans
+    assert is_bscan_folder(eyes / "volumes" / "oct_20000")
+    paths = cohort_paths(eyes)
+    assert len(paths) == 17 and eyes / "volumes" / "oct_20000" in paths
+    assert eyes / "fundus" / "fundus_0003.png" in paths and eyes / "bscans" / "bscan_10003.png" in paths
+
+
+def test_inference_on_a_folder_with_dataset_json_classifies_its_items(uni4eye_case, tmp_path):
+    """The README's ``inference.json --dataset_dir FOLDER``: one row per dataset.json item, 2D items
+    as 2D (the folder scan stacked the fundus folder into a 3D "volume" before)."""
+    table = _run(uni4eye_case, tmp_path, dataset_dir=str(uni4eye_case / "data"))
+    assert table["image"].tolist() == ["bscans/bscan_10000.png", "fundus/fundus_0000.png", "volumes/oct_20000",
+                                       "volumes/oct_20001.nii.gz"]
+    assert table["spatial_dims"].tolist() == [2, 2, 3, 3] and (table["status"] == "ok").all()
