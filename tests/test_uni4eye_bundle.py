@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from medvit.bundle.registry import bundles_root
+from medvit.nets import read_state_dict
 from medvit.uni4eye.phantoms import OCT_TASKS, write_ophthalmic_dataset
 from medvit.uni4eye.training import loss_trend
 
@@ -54,8 +55,8 @@ def test_pretrain_finetune_infer_evaluate(tmp_path):
     bundle_run(["train.json"], bundle_root=str(bundle), dataset_dir=str(data), network_args=TINY_NET, max_epochs=1,
                val_interval=1, warmup_epochs=1, batch_size=2, num_workers=0, val_fraction=0.34)
     checkpoint = bundle / "models" / "model.pt"
-    pretrained = torch.load(bundle / "models" / "pretrained.pt", map_location="cpu")
-    finetuned = torch.load(checkpoint, map_location="cpu")
+    pretrained = read_state_dict(bundle / "models" / "pretrained.pt")
+    finetuned = read_state_dict(checkpoint)
     assert "head.weight" in finetuned and "patch_embed_3d.proj.weight" in finetuned
     assert "encoder.patch_embed_3d.proj.weight" in pretrained  # the pre-training model, encoder and decoders
 
@@ -108,7 +109,7 @@ def masked_losses_against_position_means(root) -> tuple[float, float]:
     from medvit.uni4eye.items import load_item, read_items
 
     model = Uni4Eye(**SLOW_NET, **SLOW_DECODER)
-    model.load_state_dict(torch.load(root / "pretrained" / "models" / "pretrained.pt", map_location="cpu"))
+    model.load_state_dict(read_state_dict(root / "pretrained" / "models" / "pretrained.pt"))
     volumes = torch.stack([load_item(item, SLOW_NET["img_size_2d"], SLOW_NET["img_size_3d"])
                            for item in read_items(root / "unlabelled" / "dataset.json", spatial_dims=3)])
     torch.manual_seed(0)
