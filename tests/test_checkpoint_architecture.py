@@ -53,6 +53,19 @@ def saver_ids(config: dict, path: str = "") -> list[str]:
     return []
 
 
+def write_training_checkpoint(bundle: str, config: str, path, **overrides):
+    """What the bundle's training config (``train.json`` / ``pretrain.json``) with ``overrides``
+    saves, at random weights: its network's state and its CheckpointSaver's ``network_args``
+    (ignite's Checkpoint writes ``{name: entry.state_dict()}`` for a save_dict of two entries)."""
+    parser = bundle_parser(bundle_dir(bundle), config, **overrides)
+    (saver,) = saver_ids(parser.get())
+    stored = parser.get_parsed_content(f"{saver}#save_dict#{NETWORK_ARGS_KEY}")
+    network = parser.get_parsed_content("network_def")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": network.state_dict(), NETWORK_ARGS_KEY: stored.state_dict()}, path)
+    return network
+
+
 def shapes(network) -> dict:
     return {k: tuple(v.shape) for k, v in network.state_dict().items()}
 
@@ -64,11 +77,8 @@ def test_training_stores_the_network_args_that_inference_builds_from(bundle, tra
     parser = bundle_parser(bundle_dir(bundle), training, **small)
     (saver,) = saver_ids(parser.get())
     assert set(parser.get(f"{saver}#save_dict")) == {"model", NETWORK_ARGS_KEY}
-    stored = parser.get_parsed_content(f"{saver}#save_dict#{NETWORK_ARGS_KEY}")
-    trained = parser.get_parsed_content("network_def")
     path = tmp_path / "model.pt"
-    # what CheckpointSaver (ignite's Checkpoint) writes for a save_dict of two entries
-    torch.save({"model": trained.state_dict(), NETWORK_ARGS_KEY: stored.state_dict()}, path)
+    trained = write_training_checkpoint(bundle, training, path, **small)
 
     # the reading config, with no override of the network: the checkpoint's arguments build it
     overrides = {checkpoint_id: str(path), "load_pretrain": True}
