@@ -73,9 +73,10 @@ def _cmd_biomarkers(args: argparse.Namespace) -> int:
         workers=args.workers, scheduler=args.scheduler, anonymise=args.salt or args.anonymise,
         resume=not args.restart, progress=not args.quiet,
     )
-    failed = int((table["status"] != "ok").sum())
-    print(f"{len(table) - failed} image(s) measured, {failed} failed -> {args.out}")
-    return 0
+    failed = table[table["status"] != "ok"]
+    _print_failures(failed, "biomarkers")
+    print(f"{len(table) - len(failed)} image(s) measured, {len(failed)} failed -> {args.out}")
+    return 0 if len(failed) < len(table) else 1
 
 
 def _cmd_recon_score(args: argparse.Namespace) -> int:
@@ -85,10 +86,21 @@ def _cmd_recon_score(args: argparse.Namespace) -> int:
 
     table, summary = score_submissions(args.pred_dir, args.ref_dir, args.out, workers=args.workers,
                                        resume=not args.restart, progress=not args.quiet)
-    failed = int((table["status"] != "ok").sum())
-    print(pd.read_csv(summary).to_string(index=False))
-    print(f"{len(table) - failed} file(s) scored, {failed} failed -> {args.out}, {summary}")
-    return 0
+    failed = table[table["status"] != "ok"]
+    scores = pd.read_csv(summary)
+    if not scores.empty:
+        print(scores.to_string(index=False))
+    _print_failures(failed, "recon-score")
+    print(f"{len(table) - len(failed)} file(s) scored, {len(failed)} failed -> {args.out}, {summary}")
+    return 0 if len(failed) < len(table) else 1
+
+
+def _print_failures(failed, command: str, shown: int = 10) -> None:
+    """Each failed row's reason, one line each on stderr (the first ``shown``; the rest are in the table)."""
+    for row in failed.head(shown).itertuples():
+        print(f"medvit {command}: {row.image}: {row.error}", file=sys.stderr)
+    if len(failed) > shown:
+        print(f"medvit {command}: ... and {len(failed) - shown} more failed (the table's error column)", file=sys.stderr)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -388,3 +388,33 @@ def test_a_killed_two_worker_run_leaves_no_process_and_resumes_to_the_same_table
     resumed, uninterrupted = pd.read_csv(tmp_path / "run.csv"), pd.read_csv(tmp_path / "clean.csv")
     assert (resumed["status"] == "ok").all() and len(resumed) == 10
     pd.testing.assert_frame_equal(resumed, uninterrupted)
+
+
+def test_progress_is_logged_when_not_on_a_terminal_and_a_rerun_says_what_it_skipped(cohort, tmp_path, capsys):
+    """stderr is not a terminal here (a batch log): a line every few cases and at the end; a
+    re-run says how many cases it skipped as done (issue 16, item 2)."""
+    out = tmp_path / "cohort.csv"
+    run_cohort(cohort, image_stats, out, {"threshold": 100})
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("medvit:")]
+    assert lines[-1].startswith("medvit: 6/6 case(s) done, 1 failed, ") and len(lines) == 6  # every case of 6
+    assert "about" in lines[0] and "left" in lines[0] and "left" not in lines[-1]
+    run_cohort(cohort, image_stats, out, {"threshold": 100})
+    err = capsys.readouterr().err
+    assert "5 of 6 case(s) already done with the same settings and inputs: skipped" in err
+    assert "medvit: 1/1 case(s) done, 1 failed" in err  # the failed one is retried
+    run_cohort(cohort, image_stats, out, {"threshold": 100}, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_lines_come_every_tenth_of_the_run():
+    import io
+
+    from medvit.batch.progress import ProgressLog
+
+    stream = io.StringIO()
+    log = ProgressLog(95, stream=stream)
+    for k in range(95):
+        log.update(failed=k < 3)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 10 and lines[0].startswith("medvit: 10/95 case(s) done, 3 failed")
+    assert lines[-1].startswith("medvit: 95/95 case(s) done")

@@ -239,3 +239,15 @@ def test_disc_table_names_match_after_unicode_normalisation_and_unmatched_rows_a
     assert "optic disc radius 1e+12 px is larger than half the 360×360 image" in rows["huge.png"]["error"]
     provenance = json.loads(out.with_name("biomarkers.provenance.json").read_text())["provenance"]
     assert provenance["disc_table_unmatched"] == ["retna_right.png"]
+
+
+def test_a_rerun_in_a_batch_log_reports_progress_and_what_it_skipped(cohort, classical_run):
+    """``medvit biomarkers`` with stdout and stderr redirected (not a terminal): progress lines
+    and, on a re-run, how many photos were skipped as done (issue 16, item 2)."""
+    out, _ = classical_run
+    result = run_cli("biomarkers", str(cohort), "--out", str(out / "cohort.csv"), "--overlays", str(out / "overlays"),
+                     "--n-rotations", "7")
+    assert result.returncode == 0, result.stderr
+    assert "2 of 6 case(s) already done with the same settings and inputs: skipped" in result.stderr
+    assert "medvit: 4/4 case(s) done, 4 failed" in result.stderr
+    assert "notes.png" in result.stderr  # each failure's reason

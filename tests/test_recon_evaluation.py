@@ -94,3 +94,83 @@ def test_recon_score_command(trees, tmp_path):
     assert (tmp_path / "scores_summary.csv").exists()
     result = run_cli("recon-score", str(tmp_path / "nothing"), str(gold), "--out", str(tmp_path / "x.csv"))
     assert result.returncode == 1 and "no .mat submission files" in result.stderr
+
+
+# -- README chains: inference on .../MultiCoil, then recon-score with either root (issue 16, item 2) --
+
+
+def test_inference_from_the_multicoil_folder_keeps_the_challenge_layout_and_scores_with_either_root(trees, tmp_path):
+    """The README's chain: inference with ``--dataset_dir ChallengeData/MultiCoil`` writes
+    ``Submission/MultiCoil/Cine/...`` (the challenge's submission format), and ``recon-score``
+    scores it against ``ChallengeData/`` or ``ChallengeData/MultiCoil`` alike."""
+    from medvit.bundle.registry import bundles_root
+    from medvit.bundle.run import run_config
+
+    data, _, _ = trees
+    submission = tmp_path / "Submission"
+    run_config(bundles_root() / "cmrxrecon_varnet_reconstruction", "inference.json",
+               dataset_dir=str(data / "MultiCoil"), output_dir=str(submission), method="zero_filled",
+               accelerations=[4], progress=False)
+    written = sorted(p.relative_to(submission).as_posix() for p in submission.rglob("*.mat"))
+    assert written[0] == "MultiCoil/Cine/TrainingSet/AccFactor04/P001/cine_sax.mat" and len(written) == 4
+    for ref in (data, data / "MultiCoil"):
+        result = run_cli("recon-score", str(submission), str(ref), "--out", str(tmp_path / "s.csv"), "--quiet",
+                         "--restart")
+        assert result.returncode == 0, result.stderr
+        assert "4 file(s) scored, 0 failed" in result.stdout
+    # the submission folder's coil level given as the root scores the same files
+    table, _ = score_submissions(submission / "MultiCoil", data, tmp_path / "m.csv", progress=False)
+    assert (table["status"] == "ok").all() and len(table) == 4
+
+
+def test_recon_score_prints_each_failure_and_fails_when_nothing_scored(trees, tmp_path):
+    """A tree without the coil level (as medvit wrote it before) fails every file: the reason of
+    each is printed, no bare pandas table, and the exit status is 1."""
+    data, submission, _ = trees
+    flat = tmp_path / "Submission"
+    for path in (submission / "MultiCoil").rglob("*.mat"):
+        target = flat / path.relative_to(submission / "MultiCoil")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    result = run_cli("recon-score", str(flat), str(data), "--out", str(tmp_path / "s.csv"), "--quiet")
+    assert result.returncode == 1
+    assert "Empty DataFrame" not in result.stdout + result.stderr
+    assert "0 file(s) scored, 8 failed" in result.stdout
+    reasons = [line for line in result.stderr.splitlines() if "not in the CMRxRecon layout" in line]
+    assert len(reasons) == 8 and "MultiCoil or SingleCoil folder above Cine/ is missing" in reasons[0]
+
+
+def test_an_undersampled_reference_is_refused(trees, tmp_path):
+    """Undersampled k-space is never a reference: an AccFactor04 file as the only reference, or
+    undersampled data stored as kspace_full, is an error naming it (issue 16, item 4)."""
+    import h5py
+
+    data, submission, _ = trees
+    cine = "MultiCoil/Cine/TrainingSet/AccFactor04/P001/cine_sax.mat"
+    ref = tmp_path / "ref"
+    (ref / cine).parent.mkdir(parents=True)
+    (ref / cine).write_bytes((data / cine).read_bytes())  # kspace_sub04 at the same place, no FullSample
+    full = ref / cine.replace("AccFactor04", "FullSample")
+    full.parent.mkdir(parents=True)
+    with h5py.File(data / cine, "r") as source, h5py.File(full, "w") as target:
+        target.create_dataset("kspace_full", data=source["kspace_sub04"][()])  # undersampled, named full
+    pred = tmp_path / "pred"
+    for name in (cine, cine.replace("P001", "P002")):
+        (pred / name).parent.mkdir(parents=True)
+        (pred / name).write_bytes((submission / name).read_bytes())
+    (ref / cine.replace("P001", "P002")).parent.mkdir(parents=True)
+    (ref / cine.replace("P001", "P002")).write_bytes((data / cine.replace("P001", "P002")).read_bytes())
+    table, _ = score_submissions(pred, ref, tmp_path / "s.csv", progress=False)
+    errors = table.set_index("image")["error"]
+    assert "ky lines without a sample" in errors[cine] and "not a fully sampled reference" in errors[cine]
+    assert "cine_sax.mat holds kspace_sub04: undersampled, not a reference" in errors[cine.replace("P001", "P002")]
+
+
+def test_the_viewer_refuses_an_undersampled_file_as_its_reference(trees):
+    from medvit.errors import MedvitError
+    from medvit.viewer.recon import read_kspace_slice
+
+    data, _, _ = trees
+    assert read_kspace_slice(data / "MultiCoil/Cine/TrainingSet/FullSample/P001/cine_sax.mat").shape == (4, 4, 48, 64)
+    with pytest.raises(MedvitError, match="undersampled k-space \\(R = 4\\), not a fully sampled reference"):
+        read_kspace_slice(data / "MultiCoil/Cine/TrainingSet/AccFactor04/P001/cine_sax.mat")

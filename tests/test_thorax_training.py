@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from medvit.bundle.registry import bundles_root
+from medvit.nets import read_state_dict
 from medvit.thorax.training import (
     MeanAUC,
     chestxray14_items,
@@ -125,8 +126,8 @@ def test_pretrain_then_finetune_then_evaluate_with_the_bundle(tmp_path):
     _bundle_run(BUNDLE, "train.json", dataset_dir=str(tmp_path / "data"), bundle_root=str(tmp_path / "ft"),
                 max_epochs=1, warmup_epochs=1, batch_size=6, val_fraction=0.3, load_pretrain=True,
                 ckpt_path=str(pretrained), **TOY)
-    state = torch.load(tmp_path / "ft" / "models" / "model.pt", map_location="cpu")
-    mae = torch.load(pretrained, map_location="cpu")
+    state = read_state_dict(tmp_path / "ft" / "models" / "model.pt")
+    mae = read_state_dict(pretrained)
     # started from the MAE encoder (one warm-up epoch at a tiny, layer-decayed lr moves it little)
     assert torch.allclose(state["patch_embed.proj.weight"], mae["encoder.patch_embed.proj.weight"], atol=1e-4)
     assert "head.weight" in state and not any(k.startswith("decoder") for k in state)

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from medvit.bundle.registry import bundles_root
+from medvit.nets import read_state_dict
 from medvit.uni4eye.phantoms import OCT_TASKS, write_ophthalmic_dataset
 from medvit.uni4eye.training import loss_trend
 
@@ -54,8 +55,8 @@ def test_pretrain_finetune_infer_evaluate(tmp_path):
     bundle_run(["train.json"], bundle_root=str(bundle), dataset_dir=str(data), network_args=TINY_NET, max_epochs=1,
                val_interval=1, warmup_epochs=1, batch_size=2, num_workers=0, val_fraction=0.34)
     checkpoint = bundle / "models" / "model.pt"
-    pretrained = torch.load(bundle / "models" / "pretrained.pt", map_location="cpu")
-    finetuned = torch.load(checkpoint, map_location="cpu")
+    pretrained = read_state_dict(bundle / "models" / "pretrained.pt")
+    finetuned = read_state_dict(checkpoint)
     assert "head.weight" in finetuned and "patch_embed_3d.proj.weight" in finetuned
     assert "encoder.patch_embed_3d.proj.weight" in pretrained  # the pre-training model, encoder and decoders
 
@@ -108,7 +109,7 @@ def masked_losses_against_position_means(root) -> tuple[float, float]:
     from medvit.uni4eye.items import load_item, read_items
 
     model = Uni4Eye(**SLOW_NET, **SLOW_DECODER)
-    model.load_state_dict(torch.load(root / "pretrained" / "models" / "pretrained.pt", map_location="cpu"))
+    model.load_state_dict(read_state_dict(root / "pretrained" / "models" / "pretrained.pt"))
     volumes = torch.stack([load_item(item, SLOW_NET["img_size_2d"], SLOW_NET["img_size_3d"])
                            for item in read_items(root / "unlabelled" / "dataset.json", spatial_dims=3)])
     torch.manual_seed(0)
@@ -315,3 +316,46 @@ def test_command_line_overrides_take_effect(uni4eye_case, tmp_path):
     # the bundle's spatial_dims is 3, the check overridden takes the 2D items only
     assert table["status"].tolist() == ["ok", "ok", "error", "error"]
     assert table["error"].iloc[2:].str.contains("this network takes 2D items only").all()
+
+
+# -- which items a folder holds (issue 16, item 2) -------------------------------------------------
+
+
+def test_a_folder_with_dataset_json_is_read_through_it(tmp_path):
+    """``--dataset_dir eyes/`` (the README's form): its dataset.json decides the items; 8 fundus
+    photos and 8 B-scans are 16 2D items, never two stacked "volumes"."""
+    from medvit.uni4eye.classify import cohort_paths
+
+    description = write_ophthalmic_dataset(tmp_path / "eyes", n_fundus=8, n_bscans=8, n_volumes=2, size_2d=32,
+                                           shape_3d=(32, 32, 8))
+    (tmp_path / "eyes" / "notes.png").write_bytes((tmp_path / "eyes" / "fundus" / "fundus_0000.png").read_bytes())
+    paths = cohort_paths(tmp_path / "eyes")
+    assert paths == cohort_paths(description) and len(paths) == 18
+    assert tmp_path / "eyes" / "fundus" not in paths and tmp_path / "eyes" / "notes.png" not in paths
+    assert tmp_path / "eyes" / "volumes" / "oct_20000" in paths  # the description's B-scan folder
+    assert len(cohort_paths(tmp_path / "eyes", spatial_dims=3)) == 2
+
+
+def test_a_folder_scan_stacks_only_b_scan_folders(tmp_path):
+    """Without a dataset.json: a folder of colour photos, or of grey images that are not one cube's
+    numbered B-scans, gives one item per image; ``bscan_000.png, bscan_001.png, ...`` is a volume."""
+    from medvit.uni4eye.classify import cohort_paths, is_bscan_folder
+
+    (write_ophthalmic_dataset(tmp_path / "eyes", n_fundus=8, n_bscans=8, n_volumes=1, size_2d=32,
+                              shape_3d=(32, 32, 8))).unlink()
+    eyes = tmp_path / "eyes"
+    assert not is_bscan_folder(eyes / "fundus")  # fundus_0000 ... fundus_0007: numbered, but colour
+    assert not is_bscan_folder(eyes / "bscans")  # grey, but numbered from 10000: separate B-scans
+    assert is_bscan_folder(eyes / "volumes" / "oct_20000")
+    paths = cohort_paths(eyes)
+    assert len(paths) == 17 and eyes / "volumes" / "oct_20000" in paths
+    assert eyes / "fundus" / "fundus_0003.png" in paths and eyes / "bscans" / "bscan_10003.png" in paths
+
+
+def test_inference_on_a_folder_with_dataset_json_classifies_its_items(uni4eye_case, tmp_path):
+    """The README's ``inference.json --dataset_dir FOLDER``: one row per dataset.json item, 2D items
+    as 2D (the folder scan stacked the fundus folder into a 3D "volume" before)."""
+    table = _run(uni4eye_case, tmp_path, dataset_dir=str(uni4eye_case / "data"))
+    assert table["image"].tolist() == ["bscans/bscan_10000.png", "fundus/fundus_0000.png", "volumes/oct_20000",
+                                       "volumes/oct_20001.nii.gz"]
+    assert table["spatial_dims"].tolist() == [2, 2, 3, 3] and (table["status"] == "ok").all()

@@ -8,6 +8,7 @@ import os
 import pickle
 import platform
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from medvit.batch import executors, store
 from medvit.batch.executors import Case
 from medvit.batch.ids import anonymise_ids, canonical_json, case_ids, function_name, input_hash, settings_hash
+from medvit.batch.progress import ProgressLog, is_terminal, skipped_line
 from medvit.batch.worker import RESERVED
 from medvit.errors import MedvitError
 
@@ -76,7 +78,9 @@ def run_cohort(
         resume: reuse rows of an earlier run on the same ``out_csv``: an ``ok`` row is
             kept if its ``settings_hash`` and ``input_hash`` match this run; error rows,
             and rows of changed inputs or other settings, are redone. ``False``: start over.
-        progress: show a tqdm progress bar (only on a terminal).
+        progress: show a tqdm progress bar on a terminal, or else log a line every few cases
+            and at the end (:mod:`medvit.batch.progress`); and say how many cases a resumed
+            run skipped as done.
         provenance: extra facts that define the method (e.g. bundle name and version):
             written to the sidecar and part of the settings fingerprint.
 
@@ -118,10 +122,10 @@ def run_cohort(
         cases = sorted(map(Case, ids, paths, _hash_inputs(paths)))
         todo = [case for case in cases if not run.up_to_date(case)]
         run.start(cases, skipped=len(cases) - len(todo))
+        if progress and run.skipped:
+            print(skipped_line(run.skipped, len(cases)), file=sys.stderr, flush=True)
 
-        from tqdm.auto import tqdm
-
-        with tqdm(total=len(cases), initial=len(cases) - len(todo), unit="case", disable=None if progress else True) as bar:
+        with _progress(len(cases), len(todo), progress) as bar:
             run.bar = bar
             if todo and scheduler is not None:
                 executors.run_on_dask(todo, case_fn, settings, run.done, scheduler)
@@ -199,6 +203,21 @@ def _check_arguments(paths, case_fn, settings, columns, workers, scheduler) -> N
             ) from None
 
 
+@contextlib.contextmanager
+def _progress(total: int, todo: int, enabled: bool):
+    """tqdm's bar on a terminal; a :class:`~medvit.batch.progress.ProgressLog` (a line every few
+    cases and at the end) when stderr is a file or a pipe; nothing when not ``enabled``."""
+    if not enabled or not todo:
+        yield None
+    elif is_terminal():
+        from tqdm.auto import tqdm
+
+        with tqdm(total=total, initial=total - todo, unit="case") as bar:
+            yield bar
+    else:
+        yield ProgressLog(todo)
+
+
 def _hash_inputs(paths: list[str]) -> list[str]:
     # Reading is I/O bound and hashlib releases the GIL on large buffers: a few threads help.
     with ThreadPoolExecutor(max_workers=min(4, len(paths))) as pool:
@@ -260,7 +279,9 @@ class _Run:
         self.journal.append(record)  # durable from here on
         self.records[case.image] = record
         self.computed += 1
-        if self.bar is not None:
+        if isinstance(self.bar, ProgressLog):
+            self.bar.update(1, failed=outcome["status"] != "ok")
+        elif self.bar is not None:
             self.bar.update(1)
         if time.monotonic() - self.last_write >= CHECKPOINT_SECONDS:
             self.write_table()

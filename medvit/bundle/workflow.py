@@ -46,7 +46,7 @@ from medvit.batch.worker import unwrap_monai_error, unwrapped_errors
 from medvit.bundle.run import bundle_parser
 from medvit.errors import MedvitError
 from medvit.io.atomic import all_or_nothing
-from medvit.nets.checkpoints import load_state_dict
+from medvit.nets.checkpoints import describe_network_args, load_state_dict
 
 ROW_KEY = "row"
 # Config keys that say how a run is carried out, not what it computes: not in the fingerprint
@@ -75,14 +75,18 @@ def load_network(network, checkpoint: str | os.PathLike | None = None, device: A
             :func:`medvit.nets.load_state_dict`; the ViT bundles map timm / MAE names).
 
     Raises:
-        MedvitError: the checkpoint file does not exist, or does not fit the network.
+        MedvitError: the checkpoint file does not exist, or does not fit the network (naming the
+            ``network_args`` it was trained with, where it carries them).
     """
     device = torch.device(device)
     if checkpoint:
         if not Path(checkpoint).is_file():
             raise MedvitError(f"{checkpoint}: no such checkpoint file; give --ckpt_path FILE, "
                               "or --load_pretrain False to run with random weights")
-        (loader or load_state_dict)(network, os.fspath(checkpoint), map_location=str(device))
+        try:
+            (loader or load_state_dict)(network, os.fspath(checkpoint), map_location=str(device))
+        except MedvitError as err:
+            raise MedvitError(f"{err}{describe_network_args(checkpoint)}") from None
     return network.to(device).eval()
 
 

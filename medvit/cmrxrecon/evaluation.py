@@ -2,9 +2,10 @@
 
 ``PRED_DIR`` holds ``img4ranking`` files in the challenge's layout
 (``{MultiCoil|SingleCoil}/{Cine|Mapping}/<split>/AccFactorRR/P###/<kind>.mat``). The
-reference of each is the file at the same place under ``REF_DIR`` — an ``img4ranking``
-file, as the challenge's gold standard — or, failing that, the case's ``FullSample`` k-space
-there, reconstructed as the challenge did (orthonormal centred inverse FFT, RSS) for the
+reference of each is the file at the same place under ``REF_DIR`` (the folder holding
+``MultiCoil/``, or ``MultiCoil/`` itself) — an ``img4ranking`` file, as the challenge's gold
+standard — or, failing that, the case's fully sampled ``FullSample`` k-space there (undersampled
+k-space is refused as a reference), reconstructed as the challenge did (orthonormal centred inverse FFT, RSS) for the
 ranked slices and frames only. One CSV row per file (the cohort runner: a bad file gets an
 error row, re-runs skip what is done), and a summary per coil, kind and acceleration.
 
@@ -31,7 +32,8 @@ from medvit.cmrxrecon.layout import (
     SUBMISSION_VARIABLE,
     TASK_FOLDERS,
     CMRxKSpace,
-    folder_acceleration,
+    challenge_base,
+    challenge_parts,
     read_submission,
 )
 from medvit.cmrxrecon.reconstruct import selected_images
@@ -69,33 +71,51 @@ def ranking_images(path: str | os.PathLike, task: str, reconstruct: Callable[[np
     return ranking_crop(images)
 
 
-def layout_of(relative: Path) -> dict[str, str]:
-    """Coil, task, split, acceleration, case and kind from a path relative to the tree's root."""
-    parts = relative.parts[-6:]
-    if len(parts) != 6 or parts[0] not in COIL_FOLDERS or relative.stem not in TASK_FOLDERS:
+def layout_of(path: Path, relative: Path | None = None) -> dict[str, str]:
+    """Coil, task, split, acceleration, case and kind from the last six levels of a file's path
+    (``relative``: how messages name it)."""
+    parts = challenge_parts(path)
+    if parts is None or Path(parts[-1]).stem not in TASK_FOLDERS:
+        name = relative or path
+        hint = ""
+        if len(path.parts) >= 5 and path.parts[-5] in TASK_FOLDERS.values() and path.parts[-6:][0] not in COIL_FOLDERS:
+            hint = f" (the {' or '.join(COIL_FOLDERS)} folder above {path.parts[-5]}/ is missing)"
         raise MedvitError(
-            f"{relative}: not in the CMRxRecon layout "
-            "{MultiCoil|SingleCoil}/{Cine|Mapping}/<split>/AccFactorRR/P###/{cine_lax,cine_sax,T1map,T2map}.mat"
+            f"{name}: not in the CMRxRecon layout "
+            "{MultiCoil|SingleCoil}/{Cine|Mapping}/<split>/AccFactorRR/P###/{cine_lax,cine_sax,T1map,T2map}.mat" + hint
         )
     coil, task, split, acceleration, case, _ = parts
-    folder_acceleration(acceleration)  # checks the folder's name
-    return {"coil": coil, "task": task, "split": split, "acceleration": acceleration, "case": case, "kind": relative.stem}
+    return {"coil": coil, "task": task, "split": split, "acceleration": acceleration, "case": case,
+            "kind": Path(path).stem}
 
 
 @functools.lru_cache(maxsize=8)
 def _full_sample_images(path: str, mtime_ns: int, task: str, variable: str) -> np.ndarray:
     """:func:`ranking_images` of a FullSample file, kept: one case's reference serves every
-    acceleration and method scored (keyed on the file's mtime, so a rewritten file is re-read)."""
+    acceleration and method scored (keyed on the file's mtime, so a rewritten file is re-read).
+    A file whose k-space is not fully sampled is refused (:meth:`CMRxKSpace.check_fully_sampled`)."""
+    with CMRxKSpace(path, variable) as kspace:
+        kspace.check_fully_sampled()
     images = ranking_images(path, task, variable=variable)
     images.flags.writeable = False
     return images
 
 
-def reference_for(ref_root: Path, relative: Path, task: str) -> tuple[np.ndarray, str]:
-    """The reference ranking images of a submission file, and what they were made from."""
-    same_place = ref_root / relative
-    full_sample = ref_root.joinpath(*relative.parts[:-3], "FullSample", *relative.parts[-2:])
-    for path in (same_place, full_sample):
+def reference_for(ref_root: Path, parts: tuple[str, ...], task: str) -> tuple[np.ndarray, str]:
+    """The reference ranking images of a submission file (its challenge levels ``parts``), and
+    what they were made from: the file at the same place under ``ref_root`` (``img4ranking`` or
+    fully sampled k-space), else the case's ``FullSample`` file. ``ref_root`` is the folder
+    holding ``MultiCoil/`` or that folder itself (:func:`~medvit.cmrxrecon.layout.challenge_base`).
+
+    Raises:
+        MedvitError: neither file exists or holds a reference; undersampled k-space at either
+            place is named as such (it is never a reference).
+    """
+    base = challenge_base(ref_root)
+    same_place = base.joinpath(*parts)
+    full_sample = base.joinpath(*parts[:3], "FullSample", *parts[-2:])
+    undersampled = []
+    for path in dict.fromkeys((same_place, full_sample)):
         if not path.is_file():
             continue
         names = mat_variables(path)
@@ -104,16 +124,18 @@ def reference_for(ref_root: Path, relative: Path, task: str) -> tuple[np.ndarray
             return _full_sample_images(str(path), path.stat().st_mtime_ns, task, full[0]), f"{path} ({full[0]})"
         if SUBMISSION_VARIABLE in names:
             return read_submission(path), str(path)
-    raise MedvitError(f"no reference for {relative}: no {SUBMISSION_VARIABLE} or fully sampled k-space "
-                      f"at {same_place} or {full_sample}")
+        undersampled += [f"{path.name} holds {name}" for name in names if name.startswith("kspace")]
+    found = f" ({'; '.join(undersampled)}: undersampled, not a reference)" if undersampled else ""
+    raise MedvitError(f"no reference for {Path(*parts)}: no {SUBMISSION_VARIABLE} or fully sampled k-space "
+                      f"at {same_place} or {full_sample}{found}")
 
 
 def score_submission_file(path: str, pred_root: str, ref_root: str) -> dict:
     """One CSV row: layout columns, PSNR / SSIM / NMSE of a submission file against its reference."""
-    relative = Path(path).relative_to(pred_root)
-    row = layout_of(relative)
+    path = Path(path)
+    row = layout_of(path, path.relative_to(pred_root))
     task = row["task"].lower()
-    reference, source = reference_for(Path(ref_root), relative, task)
+    reference, source = reference_for(Path(ref_root), challenge_parts(path), task)
     prediction = read_submission(path)
     if prediction.ndim == 4 and prediction.shape != reference.shape:
         prediction = ranking_volume(prediction, task)  # a full-size reconstruction: reduce it as run4Ranking does

@@ -173,6 +173,30 @@ class CMRxKSpace(OpenFile):
         match = re.search(r"_sub(\d+)$", self.variable)
         return int(match.group(1)) if match else None
 
+    def check_fully_sampled(self) -> CMRxKSpace:
+        """This file, checked to be a fully sampled reference; returns it.
+
+        Raises:
+            VariableReadError: the variable is undersampled k-space (``kspace_subRR``: scoring
+                against it would rank zero-filled above every real reconstruction), or its
+                first slice has ky lines without a single sample (undersampled data stored as
+                ``kspace_full``).
+        """
+        if self.acceleration is not None:
+            raise VariableReadError(
+                self.path, self.variable,
+                f"is undersampled k-space (R = {self.acceleration}), not a fully sampled reference: "
+                "use the case's FullSample file (kspace_full)",
+            )
+        empty = int(np.count_nonzero(~np.any(self.read_slice(0, 0), axis=(0, 2))))
+        if empty:
+            raise VariableReadError(
+                self.path, self.variable,
+                f"has {empty} of {self.shape[-2]} ky lines without a sample in frame 0, slice 0: "
+                "undersampled, not a fully sampled reference",
+            )
+        return self
+
     def read_line_mask(self) -> np.ndarray:
         """The sampled ky lines, bool (ky,): from the ``*_mask.mat`` file beside this one, checked
         against the k-space (:meth:`check_mask`); every line for fully sampled k-space."""
@@ -224,6 +248,47 @@ def read_cmrx_mask(path: str | os.PathLike, acceleration: int) -> np.ndarray:
     mask = read_mat_variable(path, name)
     line_mask(mask, path, name)  # binary, 2-D, whole lines
     return mask.astype(bool)
+
+
+def challenge_parts(path: str | os.PathLike) -> tuple[str, ...] | None:
+    """The challenge's six levels of a file's path, ``(coil, task, split, acceleration, case,
+    file)`` (e.g. ``MultiCoil/Cine/TestSet/AccFactor04/P001/cine_sax.mat``), or None when the
+    path does not end in them."""
+    parts = Path(path).parts[-6:]
+    if len(parts) != 6 or parts[0] not in COIL_FOLDERS or parts[1] not in TASK_FOLDERS.values():
+        return None
+    if parts[3] != "FullSample" and re.fullmatch(r"AccFactor\d+", parts[3]) is None:
+        return None
+    return parts
+
+
+def challenge_base(folder: str | os.PathLike) -> Path:
+    """The folder a challenge tree's levels start from: the parent of ``MultiCoil`` / ``SingleCoil``
+    when ``folder`` is that level or lies below it (``ChallengeData/MultiCoil/Cine`` →
+    ``ChallengeData``), else ``folder`` itself (``ChallengeData``, ``Submission``)."""
+    folder = Path(folder)
+    for level in (folder, *folder.parents):
+        if level.name in COIL_FOLDERS:
+            return level.parent
+    return folder
+
+
+def submission_relative_path(source: str | os.PathLike, root: str | os.PathLike) -> Path:
+    """Where the submission of k-space file ``source`` goes below the submission folder: its path
+    below ``root`` (the dataset folder), with the challenge's levels above ``root`` put back, so
+    that a tree read from ``ChallengeData/MultiCoil`` is written as ``MultiCoil/Cine/...`` as the
+    challenge's submission format has it (files outside the challenge's layout keep their path
+    below ``root``).
+
+    Raises:
+        ValueError: ``source`` is not under ``root``.
+    """
+    source = Path(source)
+    relative = source.relative_to(root)
+    parts = challenge_parts(source)
+    if parts is not None and len(relative.parts) < len(parts):
+        return Path(*parts)
+    return relative
 
 
 def write_submission(path: str | os.PathLike, images: np.ndarray) -> Path:

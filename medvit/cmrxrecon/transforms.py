@@ -21,7 +21,7 @@ from monai.transforms import MapTransform
 
 from medvit.bundle.transforms import source_path
 from medvit.bundle.workflow import add_to_row
-from medvit.cmrxrecon.layout import CMRxKSpace, write_submission
+from medvit.cmrxrecon.layout import CMRxKSpace, submission_relative_path, write_submission
 from medvit.cmrxrecon.reconstruct import task_of
 from medvit.cmrxrecon.scoring import ranking_crop
 from medvit.errors import MedvitError
@@ -82,8 +82,10 @@ class RankingCropd(MapTransform):
 
 class SaveSubmissiond(MapTransform):
     """Writes (sx, sy, z, t) images as ``img4ranking`` at the input's path below ``root``, under
-    ``output_dir`` (the challenge's submission tree); the row's ``output`` column is that path
-    relative to ``output_dir``."""
+    ``output_dir``, in the challenge's submission layout (``MultiCoil/Cine/TestSet/AccFactor04/
+    P001/cine_sax.mat`` also when ``root`` is ``.../MultiCoil``:
+    :func:`~medvit.cmrxrecon.layout.submission_relative_path`); the row's ``output`` column is that
+    path relative to ``output_dir``."""
 
     def __init__(self, keys: KeysCollection, output_dir: str | os.PathLike, root: str | os.PathLike,
                  column: str = "output"):
@@ -95,7 +97,7 @@ class SaveSubmissiond(MapTransform):
         for key in self.key_iterator(d):
             source = Path(source_path(d))
             try:
-                relative = source.resolve().relative_to(self.root.resolve())
+                relative = submission_relative_path(source.resolve(), self.root.resolve())
             except ValueError:
                 raise MedvitError(f"{source} is not under {self.root}: its place in the submission tree is unknown") from None
             target = self.output_dir / relative

@@ -15,22 +15,28 @@ entry points (:func:`run_ophthalmic_cohort`, :func:`evaluate_ophthalmic_cohort`,
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
+from PIL import Image
 
 from medvit.bundle.registry import bundles_root
 from medvit.bundle.run import run_config
 from medvit.bundle.workflow import bundle_component
-from medvit.errors import MedvitError
-from medvit.io.image_stack import is_image_stack
+from medvit.errors import ImageReadError, MedvitError
+from medvit.io.image_stack import is_image_stack, stack_files
 from medvit.io.nifti import is_nifti_path
-from medvit.io.photo import PHOTO_SUFFIXES
+from medvit.io.photo import PHOTO_SUFFIXES, read_photo
 from medvit.uni4eye.items import read_items
 
 BUNDLE_NAME = "uni4eye_ophthalmic_mim"
 DEFAULT_CLASSES = ("normal", "fluid")
 CASE_COLUMNS = ("predicted", "spatial_dims", "weights")
+logger = logging.getLogger(__name__)
 
 
 def prediction_columns(classes: Sequence[str]) -> list[str]:
@@ -55,21 +61,60 @@ def dataset_description(dataset: str | os.PathLike) -> Path:
 
 
 def cohort_paths(dataset: str | os.PathLike, spatial_dims: int | None = None, labelled: bool = False) -> list[Path]:
-    """What a cohort run reads: the items of a dataset description (JSON; ``spatial_dims`` and
-    ``labelled`` select as :func:`~medvit.uni4eye.items.read_items`), or every photo, NIfTI
-    file and B-scan folder under a folder."""
+    """What a cohort run reads: the items of a dataset description (the JSON file, or the
+    ``dataset.json`` in the folder given; ``spatial_dims`` and ``labelled`` select as
+    :func:`~medvit.uni4eye.items.read_items`, and the items left out are logged), or, for a folder
+    without one, every photo and NIfTI file under it and every B-scan folder
+    (:func:`is_bscan_folder`; the images of any other folder are items of their own)."""
     dataset = Path(dataset)
-    if dataset.is_file():
-        return [Path(item["image"]) for item in read_items(dataset, spatial_dims, labelled)]
+    description = dataset / "dataset.json" if dataset.is_dir() else dataset
+    if description.is_file():
+        items = read_items(description, None, labelled)
+        chosen = [item for item in items if spatial_dims is None or item["spatial_dims"] == spatial_dims]
+        if len(chosen) < len(items):
+            logger.warning("%s: %d of %d item(s) are %dD and left out: this classifier takes %dD items "
+                           "(spatial_dims)", description, len(items) - len(chosen), len(items),
+                           5 - spatial_dims, spatial_dims)
+        if not chosen:
+            raise MedvitError(f"{description}: no {spatial_dims}D items{' with a label' if labelled else ''} "
+                              f"for this {spatial_dims}D classifier (spatial_dims)")
+        return [Path(item["image"]) for item in chosen]
     dataset_root(dataset)  # a clear error where there is no such folder
     entries = sorted(dataset.rglob("*"))
-    stacks = [p for p in entries if p.is_dir() and is_image_stack(p)]
+    stacks = [p for p in entries if p.is_dir() and is_image_stack(p) and is_bscan_folder(p)]
     in_stacks = set(stacks)
     files = [p for p in entries if p.is_file() and not p.name.startswith(".")
              and (p.suffix.lower() in PHOTO_SUFFIXES or is_nifti_path(p)) and in_stacks.isdisjoint(p.parents)]
     if not stacks and not files:
         raise MedvitError(f"{dataset}: no images, NIfTI volumes or B-scan folders found")
     return sorted(stacks + files)
+
+
+def is_bscan_folder(folder: str | os.PathLike) -> bool:
+    """Whether a folder of images is one OCT cube's B-scans, to be stacked into a volume, rather
+    than separate photos or B-scans: as devices export a cube, the file names differ only in a
+    number running on from 0 or 1 (``bscan_000.png``, ``bscan_001.png``, ...), the images are of
+    one size, and grey (a colour image is a photograph). Anything else is never stacked; a
+    ``dataset.json`` says so explicitly (``"spatial_dims": 3``)."""
+    files = stack_files(folder)
+    numbered = [re.fullmatch(r"(.*?)(\d+)(\D*)", path.name) for path in files]
+    if len(files) < 2 or not all(numbered):
+        return False
+    if len({(m.group(1), m.group(3).lower()) for m in numbered}) != 1:
+        return False
+    numbers = sorted(int(m.group(2)) for m in numbered)
+    if numbers[0] not in (0, 1) or numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+        return False
+    try:
+        sizes = set()
+        for path in files:
+            with Image.open(path) as image:
+                sizes.add(image.size)
+        first, _ = read_photo(files[0])
+    except (OSError, ImageReadError):
+        return False  # an unreadable file: read as items of their own, each row says what is wrong
+    is_grey = first.ndim == 2 or all(np.array_equal(first[..., 0], first[..., c]) for c in (1, 2))
+    return len(sizes) == 1 and is_grey
 
 
 def dataset_labels(dataset: str | os.PathLike, spatial_dims: int | None = None) -> dict[str, int]:

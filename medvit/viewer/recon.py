@@ -97,6 +97,7 @@ def read_kspace_slice(path, z: int = 0) -> np.ndarray:
             raise MedvitError(f"{path}: slice {z} out of range (0..{kspace.num_slices - 1})")
         if kspace.single_coil:
             raise MedvitError(f"{path}: single-coil k-space; the comparison needs multi-coil data (SENSE)")
+        kspace.check_fully_sampled()  # it is the reference every reconstruction is scored against
         return np.stack([kspace.read_slice(t, z) for t in range(kspace.num_frames)])
 
 
