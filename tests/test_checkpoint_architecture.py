@@ -33,6 +33,8 @@ CHAINS = [
     ("uni4eye_ophthalmic_mim", "train.json",
      {"network_args#hidden_size": 48, "network_args#num_layers": 1, "network_args#num_heads": 3,
       "network_args#img_size_3d": [32, 32, 16]}, "inference.json", "ckpt_path"),
+    ("pvbm_vessel_biomarkers", "train.json", {"network_args#channels": [8, 16, 32], "network_args#strides": [2, 2]},
+     "inference.json", "ckpt_path"),
     # pre-training → fine-tuning: train.json builds the encoder the pre-training checkpoint holds
     ("mae_thorax_classification", "pretrain.json", {"network_args#name": "vit_toy_patch16"}, "train.json",
      "ckpt_path"),
