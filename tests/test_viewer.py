@@ -124,7 +124,7 @@ def test_overlay_colours_and_outline():
     labels = np.zeros((9, 9), np.uint8)
     labels[1:8, 1:8] = 2
     labels[3:6, 3:6] = 4
-    filled = display.overlay(grey, labels, ("WT", "TC", "ET"), opacity=1.0)
+    filled = display.overlay(grey, labels, ("WT", "TC", "ET"), style="fill")
     assert tuple(filled[4, 4]) == display.REGIONS["ET"]["colour"] and tuple(filled[1, 1]) == display.REGIONS["WT"]["colour"]
     assert tuple(filled[0, 0]) == (127, 127, 127)
     outline = display.overlay(grey, labels, ("WT",), style="outline")
@@ -193,11 +193,13 @@ def test_uploaded_images_become_volumes():
     from medvit.viewer.volume import volume_from_image
 
     ct = volume_from_image(*read_image(pydicom_sample("ct_volume")))
-    assert list(ct.channels) == ["image"] and ct.shape[2] == 5 and ct.dicom["image"][1]
+    assert list(ct.channels) == ["SmartScore - Gated 0.5 sec"]  # its SeriesDescription, not "image"
+    assert ct.shape[2] == 5 and ct.dicom["SmartScore - Gated 0.5 sec"][1]
     assert display.window_names(ct.meta)[:2] == ["DICOM window", "CT brain"]  # the file's window, then CT presets
     assert np.allclose(np.diag(ct.affine)[:3], ct.spacing)  # shown in RAS
     photo = volume_from_image(*read_image(fundus_photo()))
-    assert list(photo.channels) == ["image 0", "image 1", "image 2"] and photo.shape == (1411, 1411, 1)
+    name = fundus_photo().name  # no description: the file's name
+    assert list(photo.channels) == [f"{name} 0", f"{name} 1", f"{name} 2"] and photo.shape == (1411, 1411, 1)
     assert not photo.dicom
 
 
@@ -218,3 +220,93 @@ def test_fundus_layers():
     assert tuple(drawn[25, 20]) == COLOURS["disc"]  # the disc circle, r = 5 px below the centre
     plain = analysis.picture(vessels=False)
     assert tuple(plain[38, 50]) == (100, 100, 100)
+
+
+def test_window_choices_follow_the_modality():
+    mr = np.linspace(0, 900, 1000).reshape(10, 10, 10)
+    ct = np.linspace(-1024, 1500, 1000).reshape(10, 10, 10)
+    for meta, volume in (({"modality": "MR"}, ct), ({}, mr)):  # the file's Modality wins over the values
+        names = display.window_names(meta, volume)
+        assert names[0] == display.AUTO_WINDOW and not set(names) & set(display.WINDOW_PRESETS)
+    for meta in ({"modality": "CT"}, {}):  # NIfTI names no modality: air at -1000 says CT
+        assert display.window_names(meta, ct)[:len(display.WINDOW_PRESETS)] == list(display.WINDOW_PRESETS)
+    low, high = np.percentile(mr[mr != 0], [5, 95])
+    assert np.allclose(display.window_for("MR contrast (5-95th percentile)", mr), ((low + high) / 2, high - low))
+    with pytest.raises(ValueError, match="unknown window"):
+        display.window_for("CT brian", mr)
+
+
+def test_a_case_opens_through_its_tumour():
+    labels = np.zeros((20, 30, 40), np.uint8)
+    labels[2:6, 20:28, 30:33] = 2  # the tumour is widest in x 2-5, y 20-27 and z 30-32 ...
+    labels[4, 24, 33:38] = 4  # ... a thin spur makes the z centroid leave its widest slice
+    i, j, k = display.opening_position(labels.shape, labels)
+    assert 2 <= i <= 5 and 20 <= j <= 27 and 30 <= k <= 32 and labels[i, j, k]
+    assert display.opening_position(labels.shape, np.zeros_like(labels)) == (10, 15, 20)
+    assert display.opening_position((5, 7, 9)) == (2, 3, 4)
+
+
+@pytest.mark.parametrize("plane", display.PLANES)
+def test_a_click_on_a_plane_finds_the_voxel_drawn_there(plane):
+    shape = (4, 5, 6)
+    volume = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)  # every voxel its own value
+    position = (1, 2, 3)
+    image = display.plane_slice(volume, (1.0, 2.0, 3.0), plane, position).image
+    height, width = image.shape
+    for row, column in ((0, 0), (height - 1, width - 1), (1, width - 2)):
+        found = display.clicked(position, plane, (column + 0.5) / width, (row + 0.5) / height, shape)
+        assert volume[found] == image[row, column]
+        axis = display.PLANE_AXIS[plane]
+        assert found[axis] == position[axis]  # a click stays in its slice
+    assert display.scrolled(position, plane, 1, shape)[display.PLANE_AXIS[plane]] == position[display.PLANE_AXIS[plane]] + 1
+    assert display.scrolled(position, plane, -50, shape)[display.PLANE_AXIS[plane]] == 0
+
+
+@pytest.mark.parametrize("style", [None, "fill", "outline"])
+def test_overlays_draw_only_the_legends_colours(style):
+    rng = np.random.default_rng(0)
+    grey = rng.random((40, 40)).astype(np.float32)
+    labels = np.zeros((40, 40), np.uint8)
+    labels[5:35, 5:35] = 2
+    labels[10:30, 10:30] = 1
+    labels[15:25, 15:25] = 4
+    rgb = display.overlay(grey, labels, *([] if style is None else [("WT", "TC", "ET"), style]))  # None: the default
+    legend = {tuple(r["colour"]) for r in display.REGIONS.values()}
+    pixels = {tuple(p) for p in rgb.reshape(-1, 3)}
+    coloured = {p for p in pixels if len(set(p)) > 1}  # not grey
+    assert coloured == legend  # every region drawn, and nothing blended into another colour
+
+
+def test_figure_png_says_where_the_image_is():
+    from io import BytesIO
+
+    from PIL import Image
+
+    from medvit.viewer.figures import figure_png, slice_figure
+
+    volume = np.zeros((30, 10, 3), np.float32)  # wide and flat: the axes' box is letterboxed
+    sl = display.plane_slice(volume, (1.0, 1.0, 1.0), "axial", (0, 0, 1))
+    rgb = np.zeros((*sl.image.shape, 3), np.uint8)
+    rgb[..., 0] = 255  # pure red, found nowhere else in the figure
+    png, (left, top, right, bottom) = figure_png(slice_figure(sl, rgb, "red", crosshair=False))
+    picture = np.asarray(Image.open(BytesIO(png)).convert("RGB")).astype(int)
+    height, width = picture.shape[:2]
+    red = np.argwhere((picture[..., 0] > 250) & (picture[..., 1] < 5) & (picture[..., 2] < 5))
+    (r0, c0), (r1, c1) = red.min(0), red.max(0)
+    assert abs(r0 / height - top) < 0.01 and abs((r1 + 1) / height - bottom) < 0.01
+    assert abs(c0 / width - left) < 0.01 and abs((c1 + 1) / width - right) < 0.01
+
+
+def test_case_series_are_labelled_by_their_description(tmp_path):
+    from medvit.brats.synthetic import write_brats_case, write_brats_dicom_case
+    from medvit.viewer.volume import volume_from_case
+
+    write_brats_dicom_case(tmp_path, "dicom_case", seed=1, spacing=8.0)
+    write_brats_case(tmp_path, "nifti_case", seed=1, spacing=8.0)
+    dicom = volume_from_case(tmp_path / "dicom_case")
+    assert [dicom.label(n) for n in dicom.channels] == ["t1 · T1 AX", "t1ce · T1 AX POST GD", "t2 · T2 TSE AX",
+                                                         "flair · AX FLAIR"]
+    assert dicom.window_names("flair")[0] == display.AUTO_WINDOW and not dicom.is_ct("flair")
+    nifti = volume_from_case(tmp_path / "nifti_case", tmp_path / "nifti_case" / "nifti_case_seg.nii.gz")
+    assert nifti.label("t2") == "t2 · nifti_case_t2.nii.gz"
+    assert nifti.labels[nifti.start] > 0  # opens on the tumour

@@ -40,6 +40,10 @@ def ok(at: AppTest) -> AppTest:
     return at
 
 
+def labelled(widgets, label: str):
+    return next(widget for widget in widgets if widget.label == label)
+
+
 def texts(at: AppTest) -> str:
     return "\n".join(e.value for e in [*at.markdown, *at.info, *at.warning, *at.error, *at.caption])
 
@@ -55,13 +59,17 @@ def test_brain_tumour_page(samples):
     metrics = {m.label.split()[0]: m.value for m in at.metric}
     assert metrics == {r: f"{row[f'{r.lower()}_ml']:.1f} mL" for r in ("WT", "TC", "ET")}
     assert "random weights" in at.warning[0].value and "empty_case" in texts(at)  # the failed case, listed
-    assert at.selectbox(key="preset").value.startswith("MR auto")
-    at.selectbox(key="preset").set_value("CT bone").run()
-    assert at.number_input(key="centre_CT bone_flair").value == 400.0
-    at.slider(key="pos_z").set_value(3)
-    at.radio(key="style").set_value("outline").run()
+    window = labelled(at.selectbox, "Window")  # widget keys carry the case: found by label
+    assert window.value.startswith("MR auto") and "CT bone" not in window.options  # MR: no CT presets
+    window.set_value("MR full range").run()
+    flair = texts(at)
+    assert labelled(at.number_input, "Window width").value > 0 and labelled(at.selectbox, "Window").value == "MR full range"
+    labelled(at.number_input, "Window centre").set_value(123.0).run()  # typed: the preset says so
+    assert labelled(at.selectbox, "Window").value == "custom" and labelled(at.number_input, "Window centre").value == 123.0
+    labelled(at.slider, "Axial slice (z)").set_value(3)
+    at.radio(key="overlay_style").set_value("fill").run()
     ok(at)
-    assert "voxel (x, y, z) **(" in texts(at) and ", 3)**" in texts(at)
+    assert "voxel (x, y, z) **(" in texts(at) and ", 3)**" in texts(at) and texts(at) != flair
     assert any(e.label == "DICOM tags" for e in at.expander)
 
 

@@ -16,15 +16,24 @@ from skimage.segmentation import find_boundaries
 
 from medvit.brats.labels import REGION_LABELS
 
-# (centre, width) in Hounsfield units
+# (centre, width) in Hounsfield units: offered for CT only
 WINDOW_PRESETS = {
     "CT brain": (40.0, 80.0),
     "CT soft tissue": (50.0, 400.0),
     "CT lung": (-600.0, 1500.0),
     "CT bone": (400.0, 1800.0),
 }
+# (low, high) percentiles of the non-zero voxels: MR intensities have no fixed scale
+PERCENTILE_WINDOWS = {
+    "MR auto (1-99th percentile)": (1.0, 99.0),
+    "MR contrast (5-95th percentile)": (5.0, 95.0),
+    "MR full range": (0.0, 100.0),
+}
 AUTO_WINDOW = "MR auto (1-99th percentile)"
+DICOM_WINDOW = "DICOM window"
+CUSTOM_WINDOW = "custom"  # centre / width typed by the user
 PLANES = ("axial", "coronal", "sagittal")
+PLANE_AXIS = {"sagittal": 0, "coronal": 1, "axial": 2}  # the RAS axis each plane cuts
 # BraTS regions drawn from the largest to the smallest, so each stays visible inside the last
 REGIONS = {
     "WT": {"labels": REGION_LABELS["wt"], "colour": (46, 204, 64), "name": "whole tumour"},
@@ -48,22 +57,40 @@ def auto_window(volume: np.ndarray, low: float = 1.0, high: float = 99.0) -> tup
 
 
 def window_for(name: str, volume: np.ndarray, meta: dict | None = None) -> tuple[float, float]:
-    """A preset's (centre, width); the auto window for MR; the file's own for "DICOM window"."""
+    """A CT preset's (centre, width); a percentile window of ``volume``; the file's own for
+    "DICOM window" (the auto window when it has none)."""
     if name in WINDOW_PRESETS:
         return WINDOW_PRESETS[name]
-    if name == "DICOM window" and meta and meta.get("window_center") is not None:
+    if name == DICOM_WINDOW and meta and meta.get("window_center") is not None:
         centre, width = (np.atleast_1d(meta[k])[0] for k in ("window_center", "window_width"))
         return float(centre), float(width)
-    return auto_window(volume)
+    if name in PERCENTILE_WINDOWS:
+        return auto_window(volume, *PERCENTILE_WINDOWS[name])
+    if name == DICOM_WINDOW:
+        return auto_window(volume)
+    raise ValueError(f"unknown window {name!r}")
 
 
-def window_names(meta: dict | None) -> list[str]:
-    """The window choices for an image: CT presets first for CT, the auto window first otherwise."""
-    names = [AUTO_WINDOW, *WINDOW_PRESETS]
-    if meta and meta.get("modality") == "CT":
+def looks_like_ct(volume: np.ndarray | None, meta: dict | None = None) -> bool:
+    """Whether an image is CT (Hounsfield units): its Modality says so or, where the file names
+    none (NIfTI), it holds air at about -1000 (MR intensities are never far below zero)."""
+    modality = (meta or {}).get("modality")
+    if modality:
+        return modality == "CT"
+    if volume is None or not np.size(volume):
+        return False
+    return bool(np.nanmin(volume) <= -500)
+
+
+def window_names(meta: dict | None, volume: np.ndarray | None = None) -> list[str]:
+    """The window choices for an image: the file's own window first where it has one, then the CT
+    presets and the auto window for CT, the percentile windows for anything else (MR)."""
+    if looks_like_ct(volume, meta):
         names = [*WINDOW_PRESETS, AUTO_WINDOW]
+    else:
+        names = list(PERCENTILE_WINDOWS)
     if meta and meta.get("window_center") is not None:
-        names.insert(0, "DICOM window")
+        names.insert(0, DICOM_WINDOW)
     return names
 
 
@@ -115,31 +142,66 @@ def plane_slice(volume: np.ndarray, spacing, plane: str, position) -> Slice:
     return Slice(image, (0.0, nh * sh, 0.0, nv * sv), ((ph + 0.5) * sh, (pv + 0.5) * sv), axes)
 
 
+def opening_position(shape, labels: np.ndarray | None = None) -> tuple[int, int, int]:
+    """The voxel (i, j, k) to open a volume at: along each axis the slice holding the most tumour
+    (the plane where the segmentation is largest), or the centre where nothing is segmented."""
+    if labels is None or not np.any(labels):
+        return tuple(int(n) // 2 for n in shape)
+    tumour = np.asarray(labels) > 0
+    return tuple(int(np.argmax(tumour.sum(axis=tuple(a for a in range(3) if a != axis)))) for axis in range(3))
+
+
+def scrolled(position, plane: str, steps: int, shape) -> tuple[int, int, int]:
+    """``position`` moved ``steps`` slices through ``plane`` (kept inside the volume)."""
+    out = [int(v) for v in position]
+    axis = PLANE_AXIS[plane]
+    out[axis] = int(np.clip(out[axis] + int(steps), 0, int(shape[axis]) - 1))
+    return tuple(out)
+
+
+def clicked(position, plane: str, u: float, v: float, shape) -> tuple[int, int, int]:
+    """The voxel under a point of a :func:`plane_slice` picture of ``plane`` through ``position``.
+
+    Args:
+        u, v: the point as fractions of the picture's width (left to right) and height (top to
+            bottom), in [0, 1].
+    """
+    horizontal, vertical = [a for a in range(3) if a != PLANE_AXIS[plane]]  # as plane_slice lays them out
+    out = [int(p) for p in position]
+    n_h, n_v = int(shape[horizontal]), int(shape[vertical])
+    out[horizontal] = int(np.clip(np.floor(float(u) * n_h), 0, n_h - 1))
+    out[vertical] = n_v - 1 - int(np.clip(np.floor(float(v) * n_v), 0, n_v - 1))  # top row = highest index
+    return tuple(out)
+
+
 def region_masks(labels: np.ndarray, regions=("WT", "TC", "ET")) -> dict[str, np.ndarray]:
     return {name: np.isin(labels, REGIONS[name]["labels"]) for name in regions}
 
 
-def overlay(grey: np.ndarray, labels: np.ndarray | None, regions=("WT", "TC", "ET"), opacity: float = 0.5,
-            style: str = "fill") -> np.ndarray:
+OVERLAY_STYLES = ("outline", "fill")
+
+
+def overlay(grey: np.ndarray, labels: np.ndarray | None, regions=("WT", "TC", "ET"),
+            style: str = "outline") -> np.ndarray:
     """(H, W, 3) uint8: a windowed slice in [0, 1] with the tumour regions over it.
+
+    Regions are drawn in exactly their :data:`REGIONS` (legend) colour, never blended with the
+    image (a blend makes colours the legend does not show): as outlines (the image stays visible
+    inside) or as opaque fills, each smaller region over the larger one.
 
     Args:
         labels: BraTS label map of the slice (None: no overlay).
-        regions: which of WT, TC, ET to draw (each in its :data:`REGIONS` colour).
-        opacity: 0 (invisible) to 1 (opaque) for filled regions; outlines are drawn opaque.
-        style: "fill" or "outline".
+        regions: which of WT, TC, ET to draw.
+        style: "outline" or "fill".
     """
+    if style not in OVERLAY_STYLES:
+        raise ValueError(f"unknown overlay style {style!r}; one of {OVERLAY_STYLES}")
     rgb = np.repeat(np.asarray(grey, np.float32)[..., None] * 255.0, 3, axis=-1)
+    rgb = np.clip(rgb, 0, 255).astype(np.uint8)
     if labels is not None:
         for name, mask in region_masks(labels, [r for r in REGIONS if r in regions]).items():
-            if not mask.any():
-                continue
-            colour = np.asarray(REGIONS[name]["colour"], np.float32)
-            if style == "outline":
-                rgb[find_boundaries(mask, mode="inner")] = colour
-            else:
-                rgb[mask] = (1 - opacity) * rgb[mask] + opacity * colour
-    return np.clip(rgb, 0, 255).astype(np.uint8)
+            rgb[find_boundaries(mask, mode="inner") if style == "outline" else mask] = REGIONS[name]["colour"]
+    return rgb
 
 
 def probe(channels: dict[str, np.ndarray], labels: np.ndarray | None, affine: np.ndarray, position) -> dict:

@@ -6,20 +6,20 @@ One grey map for images, ``magma`` for error and saliency maps, and the region c
 
 from __future__ import annotations
 
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
 
-from medvit.viewer.display import REGIONS, Slice  # noqa: E402
+from medvit.viewer.display import Slice  # noqa: E402
 
 HEAT = "magma"
 
 
-def slice_figure(sl: Slice, rgb: np.ndarray, title: str, crosshair: bool = True, legend: bool = False,
-                 size: float = 3.6) -> Figure:
+def slice_figure(sl: Slice, rgb: np.ndarray, title: str, crosshair: bool = True, size: float = 3.6) -> Figure:
     """A slice (already windowed / overlaid RGB) on millimetre axes, with the probe's crosshair.
 
     Figures are ``size`` inches wide and as tall as the slice needs, so that the planes shown side
@@ -36,16 +36,17 @@ def slice_figure(sl: Slice, rgb: np.ndarray, title: str, crosshair: bool = True,
     ax.set_xlabel(sl.axes[0], fontsize=8)
     ax.set_ylabel(sl.axes[1], fontsize=8)
     ax.tick_params(labelsize=7)
-    if legend:
-        add_region_legend(ax)
     fig.tight_layout()
     return fig
 
 
-def add_region_legend(ax, regions=tuple(REGIONS)) -> None:
-    handles = [Patch(color=np.asarray(REGIONS[r]["colour"]) / 255, label=f"{r} ({REGIONS[r]['name']})")
-               for r in regions]
-    ax.legend(handles=handles, loc="lower right", fontsize=6, framealpha=0.6)
+def figure_png(fig: Figure, dpi: int = 150) -> tuple[bytes, tuple[float, float, float, float]]:
+    """The figure as PNG and where its (first) axes' image lies in it: (left, top, right, bottom)
+    as fractions of the PNG's width and height, so that a click can be mapped to a voxel."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)  # not bbox_inches="tight": it would move the axes
+    left, bottom, right, top = fig.axes[0].get_position().extents  # after drawing: the image's aspect applied
+    return buffer.getvalue(), (float(left), float(1 - top), float(right), float(1 - bottom))
 
 
 def image_figure(image: np.ndarray, title: str, heat: np.ndarray | None = None, heat_alpha: float = 0.4,

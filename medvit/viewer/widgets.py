@@ -316,3 +316,18 @@ def network_choice(label: str, key: str, toy, arguments, checkpoint_label: str, 
     if choice == CHECKPOINT_FILE:
         return st.sidebar.text_input(checkpoint_label, key=synced(f"{key}_ckpt", "")).strip(), arguments()
     return "", "{}"
+
+
+_PLANE_VIEWER = None
+
+
+def plane_viewer(data: dict, key: str, on_scroll, on_probe):
+    """The three planes as one element that reports wheel turns and clicks (see
+    :mod:`medvit.viewer.plane_view`); ``on_scroll`` / ``on_probe`` run before the rerun, with the
+    event in ``st.session_state[key]``."""
+    global _PLANE_VIEWER
+    if _PLANE_VIEWER is None:  # registered once per process; Streamlit re-attaches it to each runtime
+        from medvit.viewer.plane_view import CSS, JS
+
+        _PLANE_VIEWER = st.components.v2.component("medvit_plane_viewer", js=JS, css=CSS)
+    return _PLANE_VIEWER(data=data, key=key, on_scroll_change=on_scroll, on_probe_change=on_probe)

@@ -1,12 +1,20 @@
-"""Brain tumour page: a Swin UNETR case (or any volume) in three planes with the TC / WT / ET overlay."""
+"""Brain tumour page: a Swin UNETR case (or any volume) in three planes with the TC / WT / ET overlay.
+
+Every control is keyed by the study it belongs to (and the series, for the window): opening
+another case or series gives its own defaults (window, slices through the tumour), never the
+last one's values under a label that no longer matches them.
+"""
+
+import hashlib
 
 import pandas as pd
 import streamlit as st
 
 from medvit.viewer import widgets as w
-from medvit.viewer.display import (AUTO_WINDOW, PLANES, REGIONS, apply_window, overlay, plane_slice, probe,
-                                   window_names)
+from medvit.viewer.display import (AUTO_WINDOW, CUSTOM_WINDOW, OVERLAY_STYLES, PLANES, REGIONS, apply_window,
+                                   clicked, overlay, plane_slice, probe, scrolled)
 from medvit.viewer.figures import slice_figure
+from medvit.viewer.plane_view import panel, view_data
 
 PAGE = "volume"
 w.header("Brain tumour segmentation", "Swin UNETR (BraTS TC / WT / ET).")
@@ -49,41 +57,108 @@ with w.readable_errors(), st.spinner(f"Reading {study.name}..."):
         view = load_case(str(study.path), str(study.output.table_path.parent / row["segmentation"]))
 
 # --- controls -----------------------------------------------------------------------------------------
+scope = hashlib.sha1(f"{study.path}|{study.name}|{study.output.table_path if study.output else ''}".encode()).hexdigest()[:12]
 names = list(view.channels)
 shape = view.shape
 st.sidebar.subheader("Display")
-channel = st.sidebar.selectbox("Series", names, index=names.index("flair") if "flair" in names else 0, key="channel")
+channel = st.sidebar.selectbox("Series", names, index=names.index("flair") if "flair" in names else 0,
+                               format_func=view.label, key=f"series_{scope}")
 volume = view.channels[channel]
-preset = st.sidebar.selectbox("Window", window_names(view.meta if channel == names[0] else None), key="preset")
-centre0, width0 = view.window(preset, channel)
-centre = st.sidebar.number_input("Window centre", value=float(round(centre0, 2)), key=f"centre_{preset}_{channel}")
-width = st.sidebar.number_input("Window width", value=float(round(width0, 2)), min_value=1e-3,
-                                key=f"width_{preset}_{channel}")
+
+
+def significant(value: float) -> float:
+    """A window value as the sidebar shows it (4 significant digits), so shown = applied."""
+    return float(f"{value:.4g}")
+
+
+def window_controls(name: str) -> tuple[str, float, float]:
+    """Preset, centre and width of series ``name``: choosing a preset sets the two numbers, typing
+    a number makes the preset "custom", so the three always say what is applied."""
+    preset_key, centre_key, width_key = (f"window_{part}_{scope}_{name}" for part in ("preset", "centre", "width"))
+
+    def preset_window(preset):
+        return tuple(significant(v) for v in view.window(preset, name))
+
+    def apply_preset():
+        if st.session_state[preset_key] != CUSTOM_WINDOW:
+            st.session_state[centre_key], st.session_state[width_key] = preset_window(st.session_state[preset_key])
+
+    def typed():
+        preset = st.session_state[preset_key]
+        if preset != CUSTOM_WINDOW and (st.session_state[centre_key], st.session_state[width_key]) != preset_window(preset):
+            st.session_state[preset_key] = CUSTOM_WINDOW
+
+    presets = [*view.window_names(name), CUSTOM_WINDOW]
+    if preset_key not in st.session_state:
+        st.session_state[preset_key] = presets[0]
+        apply_preset()
+    st.sidebar.selectbox("Window", presets, key=preset_key, on_change=apply_preset)
+    st.sidebar.number_input("Window centre", key=centre_key, format="%g", on_change=typed)
+    st.sidebar.number_input("Window width", key=width_key, min_value=1e-6, format="%g", on_change=typed)
+    return st.session_state[preset_key], st.session_state[centre_key], st.session_state[width_key]
+
+
+preset, centre, width = window_controls(channel)
 labels = view.labels
 if labels is not None:
     st.sidebar.subheader("Tumour overlay")
     shown = [r for r in REGIONS if st.sidebar.checkbox(f"{r}: {REGIONS[r]['name']}", value=True, key=f"show_{r}")]
-    opacity = st.sidebar.slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="opacity")
-    style = st.sidebar.radio("Style", ["fill", "outline"], horizontal=True, key="style")
+    style = st.sidebar.radio("Style", OVERLAY_STYLES, horizontal=True, key="overlay_style",
+                             help="Drawn in exactly the key's colours: outlines keep the image visible inside.")
 else:
-    shown, opacity, style = [], 0.0, "fill"
-start = view.start
+    shown, style = [], OVERLAY_STYLES[0]
+
+# linked slices: a new study opens through its tumour (else its centre); the wheel and clicks on
+# the planes move them (callbacks, before the sliders are drawn)
+position_keys = [f"position_{axis}_{scope}" for axis in "xyz"]
+for key, value in zip(position_keys, view.start):
+    st.session_state.setdefault(key, int(value))
+
+
+def current_position() -> tuple[int, int, int]:
+    return tuple(int(st.session_state[key]) for key in position_keys)
+
+
+def move_to(position) -> None:
+    for key, value in zip(position_keys, position):
+        st.session_state[key] = int(value)
+
+
+viewer_key = f"planes_{scope}"
+
+
+def on_scroll() -> None:
+    event = st.session_state[viewer_key].get("scroll")
+    if event:
+        move_to(scrolled(current_position(), event["plane"], event["steps"], shape))
+
+
+def on_probe() -> None:
+    event = st.session_state[viewer_key].get("probe")
+    if event:
+        move_to(clicked(current_position(), event["plane"], event["u"], event["v"], shape))
+
 
 st.sidebar.subheader("Position (linked slices)")
-i = st.sidebar.slider("Sagittal slice (x)", 0, shape[0] - 1, int(start[0]), key="pos_x") if shape[0] > 1 else 0
-j = st.sidebar.slider("Coronal slice (y)", 0, shape[1] - 1, int(start[1]), key="pos_y") if shape[1] > 1 else 0
-k = st.sidebar.slider("Axial slice (z)", 0, shape[2] - 1, int(start[2]), key="pos_z") if shape[2] > 1 else 0
-position = (i, j, k)
+for key, label, size in zip(position_keys, ("Sagittal slice (x)", "Coronal slice (y)", "Axial slice (z)"), shape):
+    if size > 1:
+        st.sidebar.slider(label, 0, size - 1, key=key)
+position = current_position()
 
 # --- three planes -------------------------------------------------------------------------------------
 planes = PLANES if shape[2] > 1 else ("axial",)
-columns = st.columns(len(planes))
-for column, plane in zip(columns, planes):
+panels = []
+for plane in planes:
     sl = plane_slice(volume, view.spacing, plane, position)
     label_slice = plane_slice(labels, view.spacing, plane, position).image if labels is not None else None
-    rgb = overlay(apply_window(sl.image, centre, width), label_slice, shown, opacity, style)
-    column.pyplot(slice_figure(sl, rgb, f"{plane} · {channel}", legend=bool(shown) and plane == planes[0]),
-                  clear_figure=True)
+    rgb = overlay(apply_window(sl.image, centre, width), label_slice, shown, style)
+    panels.append(panel(plane, slice_figure(sl, rgb, f"{plane} · {channel}"), position, shape))
+applied = {"case": study.name, "series": view.label(channel), "preset": preset, "centre": f"{centre:g}",
+           "width": f"{width:g}", "x": position[0], "y": position[1], "z": position[2]}
+w.plane_viewer(view_data(panels, f"{study.name} · {view.label(channel)} · window {preset}: centre {centre:g}, "
+                                 f"width {width:g} · scroll the wheel over a plane to move its slice, click to probe",
+                         applied, shown),
+               key=viewer_key, on_scroll=on_scroll, on_probe=on_probe)
 
 # --- numbers ------------------------------------------------------------------------------------------
 left, right = st.columns([1, 1])
@@ -106,12 +181,14 @@ with right:
         lines.append(f"label **{found['label']}** ({found['label_name']})")
     st.markdown("  \n".join(lines))
 
-# --- two series side by side --------------------------------------------------------------------------
+# --- two series side by side (smaller than the main planes) ---------------------------------------------
 if len(names) > 1:
     st.subheader("Two series side by side")
-    a, b = st.columns(2)
-    first = a.selectbox("Left", names, index=names.index("t1ce") if "t1ce" in names else 0, key="left")
-    second = b.selectbox("Right", names, index=names.index("flair") if "flair" in names else 1, key="right")
+    a, b, _ = st.columns([1, 1, 2])
+    first = a.selectbox("Left", names, index=names.index("t1ce") if "t1ce" in names else 0, format_func=view.label,
+                        key=f"left_{scope}")
+    second = b.selectbox("Right", names, index=names.index("flair") if "flair" in names else 1, format_func=view.label,
+                         key=f"right_{scope}")
     for column, name in ((a, first), (b, second)):
         sl = plane_slice(view.channels[name], view.spacing, "axial", position)
         rgb = overlay(apply_window(sl.image, *view.window(AUTO_WINDOW, name)), None)
@@ -120,6 +197,6 @@ if len(names) > 1:
 # --- DICOM header -------------------------------------------------------------------------------------
 if view.dicom:
     with st.expander("DICOM tags"):
-        series = st.selectbox("Series", list(view.dicom), key="tag_series")
+        series = st.selectbox("Series", list(view.dicom), format_func=view.label, key=f"tag_series_{scope}")
         with w.readable_errors():
             st.dataframe(tags(str(view.dicom[series][0]), view.dicom[series][1]), hide_index=True)
