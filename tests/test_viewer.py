@@ -240,8 +240,13 @@ def test_a_case_opens_through_its_tumour():
     labels = np.zeros((20, 30, 40), np.uint8)
     labels[2:6, 20:28, 30:33] = 2  # the tumour is widest in x 2-5, y 20-27 and z 30-32 ...
     labels[4, 24, 33:38] = 4  # ... a thin spur makes the z centroid leave its widest slice
+    labels[15:17, 2:4, 2:4] = 2  # a stray false positive far away
     i, j, k = display.opening_position(labels.shape, labels)
     assert 2 <= i <= 5 and 20 <= j <= 27 and 30 <= k <= 32 and labels[i, j, k]
+    ring = np.zeros((20, 30, 40), np.uint8)
+    ring[4:16, 5:25, 10:12] = 2
+    ring[6:14, 8:22, 10:12] = 0  # a hollow tumour: its centre of mass is outside it
+    assert ring[display.opening_position(ring.shape, ring)]
     assert display.opening_position(labels.shape, np.zeros_like(labels)) == (10, 15, 20)
     assert display.opening_position((5, 7, 9)) == (2, 3, 4)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from monai.data.utils import affine_to_spacing
 from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation
+from scipy import ndimage
 from skimage.segmentation import find_boundaries
 
 from medvit.brats.labels import REGION_LABELS
@@ -143,11 +144,17 @@ def plane_slice(volume: np.ndarray, spacing, plane: str, position) -> Slice:
 
 
 def opening_position(shape, labels: np.ndarray | None = None) -> tuple[int, int, int]:
-    """The voxel (i, j, k) to open a volume at: along each axis the slice holding the most tumour
-    (the plane where the segmentation is largest), or the centre where nothing is segmented."""
+    """The voxel (i, j, k) to open a volume at: the centre of mass of the largest connected
+    tumour (a stray false positive does not move it); where that falls outside the tumour (a
+    ring), along each axis the slice holding most of it. The centre where nothing is segmented."""
     if labels is None or not np.any(labels):
         return tuple(int(n) // 2 for n in shape)
-    tumour = np.asarray(labels) > 0
+    components, _ = ndimage.label(np.asarray(labels) > 0)
+    sizes = np.bincount(components.ravel())[1:]
+    tumour = components == 1 + int(np.argmax(sizes))
+    centre = tuple(int(round(c)) for c in ndimage.center_of_mass(tumour))
+    if tumour[centre]:
+        return centre
     return tuple(int(np.argmax(tumour.sum(axis=tuple(a for a in range(3) if a != axis)))) for axis in range(3))
 
 

@@ -42,15 +42,25 @@ def panel(plane: str, figure, position, shape) -> dict:
 
 def legend(regions) -> list[dict]:
     """The overlay's key: each shown region's name and its exact drawing colour."""
-    return [{"name": r, "label": f"{r}: {REGIONS[r]['name']}", "colour": "#%02x%02x%02x" % REGIONS[r]["colour"]}
+    return [{"name": r, "label": f"{r}: {REGIONS[r]['name']}",
+             "colour": "#{:02x}{:02x}{:02x}".format(*REGIONS[r]["colour"])}
             for r in regions]
 
 
-def view_data(panels: list[dict], header: str, attributes: dict, regions=()) -> dict:
-    """What the element draws: a header line, the overlay's key, the panels; ``attributes``
-    are set as ``data-*`` on its root (what the page applied, for tests and tools to read)."""
-    return {"panels": panels, "header": header, "legend": legend(regions),
+def view_data(panels: list[dict], header: str, attributes: dict, regions=(), footer: str = "") -> dict:
+    """What the element draws: a header line, the overlay's key, the panels and a footer line
+    (the probe); ``attributes`` are set as ``data-*`` on its root (what the page applied, for
+    tests and tools to read)."""
+    return {"panels": panels, "header": header, "footer": footer, "legend": legend(regions),
             "attributes": {k: str(v) for k, v in attributes.items()}}
+
+
+def probe_line(found: dict, channel: str) -> str:
+    """One line of what :func:`~medvit.viewer.display.probe` found, for the shown channel."""
+    line = f"probe: voxel (x, y, z) {found['voxel']} · {channel} {found['values'][channel]:.4g}"
+    if "label" in found:
+        line += f" · label {found['label']} ({found['label_name']})"
+    return line
 
 
 # The user's strings (case and series names) are set as text, never as HTML.
@@ -98,6 +108,7 @@ export default function (component) {
     img.src = panel.src;
     img.alt = panel.caption;
     img.draggable = false;
+    img.dataset.box = panel.box.join(",");
     const caption = document.createElement("figcaption");
     caption.textContent = panel.caption;
     figure.append(img, caption);
@@ -125,6 +136,10 @@ export default function (component) {
       }
     });
   }
+  const footer = document.createElement("div");
+  footer.className = "footer";
+  footer.textContent = data.footer || "";
+  root.appendChild(footer);
   return () => Object.values(timers).forEach(clearTimeout);
 }
 """
@@ -136,7 +151,8 @@ CSS = """
 .medvit-planes .swatch { display: inline-block; width: 0.9em; height: 0.9em; margin-right: 0.35em;
                          vertical-align: -0.1em; border: 1px solid #0003; }
 .medvit-planes .grid { display: grid; gap: 0.6rem; }
-.medvit-planes figure { margin: 0; }
+.medvit-planes figure { margin: 0; max-width: 720px; }
+.medvit-planes .footer { font-size: 0.9rem; margin-top: 0.3rem; }
 .medvit-planes img { width: 100%; height: auto; display: block; cursor: crosshair; }
 .medvit-planes figcaption { font-size: 0.8rem; text-align: center; opacity: 0.8; }
 """

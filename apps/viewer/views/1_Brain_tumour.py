@@ -14,7 +14,7 @@ from medvit.viewer import widgets as w
 from medvit.viewer.display import (AUTO_WINDOW, CUSTOM_WINDOW, OVERLAY_STYLES, PLANES, REGIONS, apply_window,
                                    clicked, overlay, plane_slice, probe, scrolled)
 from medvit.viewer.figures import slice_figure
-from medvit.viewer.plane_view import panel, view_data
+from medvit.viewer.plane_view import panel, probe_line, view_data
 
 PAGE = "volume"
 w.header("Brain tumour segmentation", "Swin UNETR (BraTS TC / WT / ET).")
@@ -57,7 +57,8 @@ with w.readable_errors(), st.spinner(f"Reading {study.name}..."):
         view = load_case(str(study.path), str(study.output.table_path.parent / row["segmentation"]))
 
 # --- controls -----------------------------------------------------------------------------------------
-scope = hashlib.sha1(f"{study.path}|{study.name}|{study.output.table_path if study.output else ''}".encode()).hexdigest()[:12]
+source = study.output.table_path if study.output else ""
+scope = hashlib.sha1(f"{study.path}|{study.name}|{source}".encode()).hexdigest()[:12]  # this study's widgets
 names = list(view.channels)
 shape = view.shape
 st.sidebar.subheader("Display")
@@ -84,8 +85,8 @@ def window_controls(name: str) -> tuple[str, float, float]:
             st.session_state[centre_key], st.session_state[width_key] = preset_window(st.session_state[preset_key])
 
     def typed():
-        preset = st.session_state[preset_key]
-        if preset != CUSTOM_WINDOW and (st.session_state[centre_key], st.session_state[width_key]) != preset_window(preset):
+        preset, typed_window = st.session_state[preset_key], (st.session_state[centre_key], st.session_state[width_key])
+        if preset != CUSTOM_WINDOW and typed_window != preset_window(preset):
             st.session_state[preset_key] = CUSTOM_WINDOW
 
     presets = [*view.window_names(name), CUSTOM_WINDOW]
@@ -153,11 +154,12 @@ for plane in planes:
     label_slice = plane_slice(labels, view.spacing, plane, position).image if labels is not None else None
     rgb = overlay(apply_window(sl.image, centre, width), label_slice, shown, style)
     panels.append(panel(plane, slice_figure(sl, rgb, f"{plane} · {channel}"), position, shape))
+found = probe(view.channels, labels, view.affine, position)
 applied = {"case": study.name, "series": view.label(channel), "preset": preset, "centre": f"{centre:g}",
            "width": f"{width:g}", "x": position[0], "y": position[1], "z": position[2]}
 w.plane_viewer(view_data(panels, f"{study.name} · {view.label(channel)} · window {preset}: centre {centre:g}, "
                                  f"width {width:g} · scroll the wheel over a plane to move its slice, click to probe",
-                         applied, shown),
+                         applied, shown, probe_line(found, channel)),
                key=viewer_key, on_scroll=on_scroll, on_probe=on_probe)
 
 # --- numbers ------------------------------------------------------------------------------------------
@@ -174,7 +176,6 @@ with left:
                    f" · spacing {row['spacing_mm']} mm · QC: {row['qc_flags'] or 'none'}")
 with right:
     st.subheader("Voxel probe")
-    found = probe(view.channels, labels, view.affine, position)
     lines = [f"voxel (x, y, z) **{found['voxel']}** · RAS **{found['ras_mm']}** mm"]
     lines.append(" · ".join(f"{name} {value:.4g}" for name, value in found["values"].items()))
     if "label" in found:
