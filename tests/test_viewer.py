@@ -272,9 +272,9 @@ def test_overlays_draw_only_the_legends_colours(style):
     rng = np.random.default_rng(0)
     grey = rng.random((40, 40)).astype(np.float32)
     labels = np.zeros((40, 40), np.uint8)
-    labels[5:35, 5:35] = 2
-    labels[10:30, 10:30] = 1
-    labels[15:25, 15:25] = 4
+    labels[5:35, 5:35] = 2  # oedema around ...
+    labels[10:30, 10:30] = 4  # ... an enhancing rim (the core's edge: TC and ET outlines coincide) ...
+    labels[14:26, 14:26] = 1  # ... around necrosis
     rgb = display.overlay(grey, labels, *([] if style is None else [("WT", "TC", "ET"), style]))  # None: the default
     legend = {tuple(r["colour"]) for r in display.REGIONS.values()}
     pixels = {tuple(p) for p in rgb.reshape(-1, 3)}

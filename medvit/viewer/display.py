@@ -205,9 +205,17 @@ def overlay(grey: np.ndarray, labels: np.ndarray | None, regions=("WT", "TC", "E
         raise ValueError(f"unknown overlay style {style!r}; one of {OVERLAY_STYLES}")
     rgb = np.repeat(np.asarray(grey, np.float32)[..., None] * 255.0, 3, axis=-1)
     rgb = np.clip(rgb, 0, 255).astype(np.uint8)
-    if labels is not None:
-        for name, mask in region_masks(labels, [r for r in REGIONS if r in regions]).items():
-            rgb[find_boundaries(mask, mode="inner") if style == "outline" else mask] = REGIONS[name]["colour"]
+    if labels is None:
+        return rgb
+    masks = region_masks(labels, [r for r in REGIONS if r in regions])
+    if style == "fill":
+        for name, mask in masks.items():  # largest first: each smaller region over it
+            rgb[mask] = REGIONS[name]["colour"]
+        return rgb
+    # smallest first: where two edges coincide (the enhancing rim is the core's edge) the larger
+    # region's outline wins, and the smaller one still shows on its inner edge
+    for name, mask in reversed(masks.items()):
+        rgb[find_boundaries(mask, mode="inner")] = REGIONS[name]["colour"]
     return rgb
 
 

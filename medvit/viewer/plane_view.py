@@ -111,7 +111,7 @@ export default function (component) {
     img.dataset.box = panel.box.join(",");
     const caption = document.createElement("figcaption");
     caption.textContent = panel.caption;
-    figure.append(img, caption);
+    figure.append(caption, img);  // the slice number above: level across planes of different heights
     grid.appendChild(figure);
     // wheel: one slice per notch, sent once the wheel rests (a trackpad fires dozens of events)
     let pending = 0;
