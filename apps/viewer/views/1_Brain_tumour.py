@@ -5,8 +5,6 @@ another case or series gives its own defaults (window, slices through the tumour
 last one's values under a label that no longer matches them.
 """
 
-import hashlib
-
 import pandas as pd
 import streamlit as st
 
@@ -57,13 +55,12 @@ with w.readable_errors(), st.spinner(f"Reading {study.name}..."):
         view = load_case(str(study.path), str(study.output.table_path.parent / row["segmentation"]))
 
 # --- controls -----------------------------------------------------------------------------------------
-source = study.output.table_path if study.output else ""
-scope = hashlib.sha1(f"{study.path}|{study.name}|{source}".encode()).hexdigest()[:12]  # this study's widgets
+scope = w.identity_key(str(study.path), study.name, str(study.output.table_path) if study.output else "")
 names = list(view.channels)
 shape = view.shape
 st.sidebar.subheader("Display")
-channel = st.sidebar.selectbox("Series", names, index=names.index("flair") if "flair" in names else 0,
-                               format_func=view.label, key=f"series_{scope}")
+channel = st.sidebar.selectbox("Series", names, format_func=view.label,
+                               key=w.synced(f"series_{scope}", "flair" if "flair" in names else names[0]))
 volume = view.channels[channel]
 
 
@@ -90,12 +87,11 @@ def window_controls(name: str) -> tuple[str, float, float]:
             st.session_state[preset_key] = CUSTOM_WINDOW
 
     presets = [*view.window_names(name), CUSTOM_WINDOW]
-    if preset_key not in st.session_state:
-        st.session_state[preset_key] = presets[0]
-        apply_preset()
-    st.sidebar.selectbox("Window", presets, key=preset_key, on_change=apply_preset)
-    st.sidebar.number_input("Window centre", key=centre_key, format="%g", on_change=typed)
-    st.sidebar.number_input("Window width", key=width_key, min_value=1e-6, format="%g", on_change=typed)
+    centre, width = preset_window(presets[0])  # a series opens on its first window
+    st.sidebar.selectbox("Window", presets, key=w.synced(preset_key, presets[0]), on_change=apply_preset)
+    st.sidebar.number_input("Window centre", key=w.synced(centre_key, centre), format="%g", on_change=typed)
+    st.sidebar.number_input("Window width", key=w.synced(width_key, width), min_value=1e-6, format="%g",
+                            on_change=typed)
     return st.session_state[preset_key], st.session_state[centre_key], st.session_state[width_key]
 
 
@@ -103,17 +99,15 @@ preset, centre, width = window_controls(channel)
 labels = view.labels
 if labels is not None:
     st.sidebar.subheader("Tumour overlay")
-    shown = [r for r in REGIONS if st.sidebar.checkbox(f"{r}: {REGIONS[r]['name']}", value=True, key=f"show_{r}")]
-    style = st.sidebar.radio("Style", OVERLAY_STYLES, horizontal=True, key="overlay_style",
+    shown = [r for r in REGIONS if st.sidebar.checkbox(f"{r}: {REGIONS[r]['name']}", key=w.synced(f"show_{r}", True))]
+    style = st.sidebar.radio("Style", OVERLAY_STYLES, horizontal=True, key=w.synced("overlay_style", OVERLAY_STYLES[0]),
                              help="Drawn in exactly the key's colours: outlines keep the image visible inside.")
 else:
     shown, style = [], OVERLAY_STYLES[0]
 
 # linked slices: a new study opens through its tumour (else its centre); the wheel and clicks on
 # the planes move them (callbacks, before the sliders are drawn)
-position_keys = [f"position_{axis}_{scope}" for axis in "xyz"]
-for key, value in zip(position_keys, view.start):
-    st.session_state.setdefault(key, int(value))
+position_keys = [w.synced(f"position_{axis}_{scope}", int(value)) for axis, value in zip("xyz", view.start)]
 
 
 def current_position() -> tuple[int, int, int]:
@@ -186,10 +180,10 @@ with right:
 if len(names) > 1:
     st.subheader("Two series side by side")
     a, b, _ = st.columns([1, 1, 2])
-    first = a.selectbox("Left", names, index=names.index("t1ce") if "t1ce" in names else 0, format_func=view.label,
-                        key=f"left_{scope}")
-    second = b.selectbox("Right", names, index=names.index("flair") if "flair" in names else 1, format_func=view.label,
-                         key=f"right_{scope}")
+    first = a.selectbox("Left", names, format_func=view.label,
+                        key=w.synced(f"left_{scope}", "t1ce" if "t1ce" in names else names[0]))
+    second = b.selectbox("Right", names, format_func=view.label,
+                         key=w.synced(f"right_{scope}", "flair" if "flair" in names else names[1]))
     for column, name in ((a, first), (b, second)):
         sl = plane_slice(view.channels[name], view.spacing, "axial", position)
         rgb = overlay(apply_window(sl.image, *view.window(AUTO_WINDOW, name)), None)
@@ -198,6 +192,7 @@ if len(names) > 1:
 # --- DICOM header -------------------------------------------------------------------------------------
 if view.dicom:
     with st.expander("DICOM tags"):
-        series = st.selectbox("Series", list(view.dicom), format_func=view.label, key=f"tag_series_{scope}")
+        series = st.selectbox("Series", list(view.dicom), format_func=view.label,
+                              key=w.synced(f"tag_series_{scope}", next(iter(view.dicom))))
         with w.readable_errors():
             st.dataframe(tags(str(view.dicom[series][0]), view.dicom[series][1]), hide_index=True)
