@@ -57,7 +57,8 @@ def view_data(panels: list[dict], header: str, attributes: dict, regions=(), foo
 
 def probe_line(found: dict, channel: str) -> str:
     """One line of what :func:`~medvit.viewer.display.probe` found, for the shown channel."""
-    line = f"probe: voxel (x, y, z) {found['voxel']} · {channel} {found['values'][channel]:.4g}"
+    x, y, z = found["voxel"]
+    line = f"probe: x {x}, y {y}, z {z} · {channel} {found['values'][channel]:.4g}"
     if "label" in found:
         line += f" · label {found['label']} ({found['label_name']})"
     return line
