@@ -166,11 +166,16 @@ def _wait_drawn(page, condition, timeout_s: float = 60) -> dict:
     raise AssertionError(f"the page never drew what was expected; it drew {_snapshot(page)}")
 
 
-def tumour(seg: Path) -> np.ndarray:
-    """The case's tumour mask, read here from its file (an RAS-aligned grid: indices are the viewer's)."""
+def label_map(seg: Path) -> np.ndarray:
+    """A case's label map, read here from its file; its grid is RAS already, so its indices are
+    the viewer's voxels."""
     image = nib.load(seg)
     assert (np.diag(image.affine)[:3] > 0).all() and np.count_nonzero(image.affine[:3, :3]) == 3
-    return np.asarray(image.dataobj) > 0
+    return np.asarray(image.dataobj)
+
+
+def tumour(seg: Path) -> np.ndarray:
+    return label_map(seg) > 0
 
 
 def _position(applied: dict) -> tuple[int, int, int]:
@@ -243,7 +248,7 @@ def test_wheel_scrolls_a_slice_and_a_click_probes_a_voxel(page, viewer):  # noqa
     assert agree(page)["slices"]["axial"] == int(start["z"]) + 1
 
     # click the centre of voxel column 3, row 5 of the axial picture (x = 3, y = rows - 1 - 5)
-    shape = np.asarray(nib.load(next(iter(viewer[1]["volume"].glob("*/*_seg.nii.gz")))).shape)
+    shape = label_map(next(iter(viewer[1]["volume"].glob("*/*_seg.nii.gz")))).shape
     left, top, right, bottom = (float(v) for v in axial.get_attribute("data-box").split(","))
     box = axial.bounding_box()
     x = box["x"] + box["width"] * (left + (right - left) * (3 + 0.5) / shape[0])

@@ -3,11 +3,12 @@ slices under the mouse wheel and report the voxel clicked (as OHIF or Slicer do)
 
 The pictures are the viewer's matplotlib figures (mm axes, crosshair) as PNG; the browser side
 is a Streamlit ``components.v2`` element (:func:`medvit.viewer.widgets.plane_viewer`) whose
-JavaScript is here. It only reports events: a wheel turn as ``scroll`` ``{plane, steps}``, a
-click on a picture as ``probe`` ``{plane, u, v}`` (fractions of the image's width and height,
-from its top left), which :func:`~medvit.viewer.display.scrolled` and
-:func:`~medvit.viewer.display.clicked` turn into a new position. Every number it shows comes
-from Python, so what is drawn and what is written are the same values.
+JavaScript is here. It only reports events: a wheel turn as ``scroll`` ``{plane, steps}`` (a
+step per notch; turned up, away from the user, to the next higher slice: superior, anterior or
+towards the patient's left), a click on a picture as ``probe`` ``{plane, u, v}`` (fractions of
+the image's width and height, from its top left), which :func:`~medvit.viewer.display.scrolled`
+and :func:`~medvit.viewer.display.clicked` turn into a new position. Every number it shows
+comes from Python, so what is drawn and what is written are the same values.
 """
 
 from __future__ import annotations
