@@ -20,7 +20,7 @@ from medvit.pvbm.pipeline import biomarker_columns
 BUNDLE_NAME = "pvbm_vessel_biomarkers"
 # run_biomarker_cohort's options → the config ids they set (the others keep their names)
 OPTION_IDS = {"checkpoint": "ckpt_path"}
-OPTIONS = ("masks_dir", "disc_csv", "segmentation", "checkpoint", "network", "definitions", "roi_radius",
+OPTIONS = ("masks_dir", "disc_csv", "segmentation", "checkpoint", "network", "definitions", "roi_radius", "region",
            "pixel_size_um", "fov_mm", "fractal", "overlay_dir", "device")
 
 
