@@ -4,11 +4,12 @@
 
 Photos: VascX 2.1.0's ``samples/fundus`` (DRIVE_22, DRIVE_40, CHASEDB1_08L, CHASEDB1_12R, HRF_04_g,
 HRF_07_dr; fetched by ``tests/vascx_samples.py`` into a cache outside git), each at its original size
-and as VascX's 1024² crop. Reference: VascX's masks (one network's outputs, not graders): disc =
-centre of mass and equivalent radius of its disc mask; fovea = ``fovea.csv``; vessels = its vessel
-mask (Dice on the crop). Printed per photo: disc centre error in units of the reference radius,
-radius error (%), the detector's confidence, fovea error (in reference disc radii), vessel Dice,
-and seconds per step.
+and as VascX's 1024² crop. Reference: VascX's outputs (one network's, not graders): disc = centre of
+mass and equivalent radius of its disc mask; fovea = ``fovea.csv``; vessels = its vessel mask (Dice in
+the crop's frame: a mask of the original photo is resampled there). Printed per photo and size: the
+detected disc's centre error in reference radii, radius error (%), confidence; the fovea's error
+(in reference disc radii; found from the detected disc); vessel Dice; seconds for the FOV + vessel
+mask, the disc and the fovea (one thread).
 """
 
 from __future__ import annotations
@@ -23,13 +24,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from scipy import ndimage as ndi  # noqa: E402
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
     return float(2 * np.count_nonzero(a & b) / max(1, np.count_nonzero(a) + np.count_nonzero(b)))
 
 
+def to_crop(name: str, mask: np.ndarray) -> np.ndarray:
+    """A mask of the original photo resampled into VascX's 1024² crop frame."""
+    from tests import vascx_samples as vs
+
+    cx, cy, radius = vs.crop_geometry(name)
+    scale = 2 * radius / vs.CROP_SIDE
+    rows, cols = np.mgrid[: vs.CROP_SIDE, : vs.CROP_SIDE]
+    coords = [cy + (rows - vs.CROP_SIDE / 2) * scale, cx + (cols - vs.CROP_SIDE / 2) * scale]
+    return ndi.map_coordinates(mask.astype(np.float32), coords, order=1, cval=0) >= 0.5
+
+
 def main() -> None:
+    from medvit.pvbm.fovea import locate_fovea
     from medvit.pvbm.optic_disc import locate_optic_disc
     from medvit.pvbm.vessels import field_of_view, vessel_mask
     from tests import vascx_samples as vs
@@ -37,34 +51,37 @@ def main() -> None:
     folder, reason = vs.fetch()
     if folder is None:
         raise SystemExit(reason)
-    print(f"{'photo':14s} {'size':9s} {'disc err/r':>10s} {'radius %':>8s} {'fovea err/r':>11s} "
-          f"{'vessel Dice':>11s} {'t_vessels':>9s} {'t_disc':>7s} {'confidence':>10s}")
-    dices = []
+    print("| photo | size | disc centre error / r | radius error | confidence | fovea error / r | vessel Dice "
+          "| t vessels (s) | t disc (s) | t fovea (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    results: dict[str, list] = {"original": [], "crop": []}
     for name in vs.PHOTOS:
-        for original in (True, False):
+        for size in ("original", "crop"):
+            original = size == "original"
             photo = vs.original_photo(name) if original else vs.crop_photo(name)
             start = time.perf_counter()
             fov = field_of_view(photo)
             vessels = vessel_mask(photo, fov=fov)
             t_vessels = time.perf_counter() - start
             start = time.perf_counter()
-            try:
-                x, y, r, confidence = locate_optic_disc(photo, vessels=vessels, fov=fov)
-            except Exception as err:  # noqa: BLE001 - a benchmark row, not a crash
-                x = y = r = confidence = float("nan")
-                print(name, err)
+            disc = locate_optic_disc(photo, vessels=vessels, fov=fov)
             t_disc = time.perf_counter() - start
+            start = time.perf_counter()
+            fovea = locate_fovea(photo, disc[:3], fov=fov, vessels=vessels)
+            t_fovea = time.perf_counter() - start
             rx, ry, rr = vs.reference_disc(name, original=original)
-            centre = np.hypot(x - rx, y - ry) / rr
-            radius = 100 * (r - rr) / rr
-            fovea_error = float("nan")
-            score = float("nan")
-            if not original:
-                score = dice(vessels, vs.mask("vessels", name))
-                dices.append(score)
-            print(f"{name:14s} {'original' if original else 'crop':9s} {centre:10.2f} {radius:8.1f} "
-                  f"{fovea_error:11.2f} {score:11.3f} {t_vessels:9.2f} {t_disc:7.2f} {confidence:10.2f}")
-    print(f"mean vessel Dice (crops): {np.mean(dices):.3f}")
+            fx, fy = vs.reference_fovea(name, original=original)
+            centre = np.hypot(disc.x - rx, disc.y - ry) / rr
+            radius = 100 * (disc.radius - rr) / rr
+            fovea_error = np.hypot(fovea.x - fx, fovea.y - fy) / rr
+            score = dice(to_crop(name, vessels) if original else vessels, vs.mask("vessels", name))
+            results[size].append((centre, abs(radius), score))
+            print(f"| {name} | {size} | {centre:.2f} | {radius:+.1f} % | {disc.confidence:.2f} | {fovea_error:.2f} "
+                  f"| {score:.3f} | {t_vessels:.2f} | {t_disc:.2f} | {t_fovea:.2f} |")
+    for size, rows in results.items():
+        values = np.array(rows)
+        print(f"{size}: worst centre error {values[:, 0].max():.2f} r, worst radius error {values[:, 1].max():.1f} %, "
+              f"mean vessel Dice {values[:, 2].mean():.3f}")
 
 
 if __name__ == "__main__":

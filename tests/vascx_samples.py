@@ -46,7 +46,7 @@ def fetch() -> tuple[Path | None, str]:
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet",
                    "--dest", tmp, PACKAGE]
         try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+            result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
         except (OSError, subprocess.TimeoutExpired) as err:
             return None, f"pip download {PACKAGE} failed: {err}"
         archives = list(Path(tmp).glob("*.tar.gz"))
@@ -104,7 +104,7 @@ def mask(kind: str, name: str) -> np.ndarray:
     return values if kind == "av" else values > 0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def crop_geometry(name: str) -> tuple[float, float, float]:
     """``(cx, cy, R)``: the original photo's FOV circle VascX cropped; crop pixel p ↦ c + (p - 512) · 2R/1024.
 

@@ -23,7 +23,7 @@ from medvit.pvbm.photo import fundus_photo
 from medvit.pvbm.regions import check_disc
 from medvit.pvbm.vessels import _check_fov, _field_of_view, fov_diameter
 
-__all__ = ["FOVEA_KEYS", "FOVEA_DISTANCE", "FOVEA_ANGLE", "Fovea", "disc_fovea_axis", "fovea_columns",
+__all__ = ["FOVEA_ANGLE", "FOVEA_DISTANCE", "FOVEA_KEYS", "Fovea", "disc_fovea_axis", "fovea_columns",
            "locate_fovea"]
 
 #: Columns of :func:`fovea_columns`.
@@ -116,7 +116,7 @@ def locate_fovea(
         search &= (cols - col) * (fov_col - col) > 0
     if not search.any():
         return Fovea(math.nan, math.nan, math.nan)
-    best = np.unravel_index(int(np.argmax(np.where(search, darkness, -np.inf))), darkness.shape)
+    best = np.unravel_index(np.argmax(np.where(search, darkness, -np.inf)), darkness.shape)
     if darkness[best] < _MIN_DARKNESS:
         return Fovea(math.nan, math.nan, float(darkness[best]))
     to_input = lambda v: (v + 0.5) * factor - 0.5  # noqa: E731 - one-line coordinate map
