@@ -66,6 +66,14 @@ def test_vessel_masks_agree_with_vascx_and_keep_few_fragments():
     assert pieces < 0.8 * pieces_without_rule
 
 
+def test_a_mask_that_is_no_vessel_mask_is_not_used():
+    """A given mask covering the whole field (an untrained network's output) is replaced by the
+    detector's own vessels, so the disc is still found."""
+    vs.samples_dir()
+    photo = vs.crop_photo("DRIVE_22")
+    assert locate_optic_disc(photo, vessels=np.ones(photo.shape[:2], bool)) == locate_optic_disc(photo)
+
+
 def test_an_uncertain_disc_is_an_error_not_a_guess():
     """The disc painted over with the retina around it: whatever bright spot is left is refused."""
     vs.samples_dir()

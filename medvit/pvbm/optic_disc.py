@@ -40,6 +40,9 @@ DISC_RADIUS_RANGE = (1 / 28, 1 / 6.5)
 # FOV diameter of the working copy, in pixels: the disc is still 25-100 px across there,
 # plenty for a centre and radius, and every filter below runs in a few milliseconds
 _WORKING_DIAMETER = 350.0
+# vessels and the pixel around them cover 15-22 % of the working copy's field of view (our and
+# VascX's masks of six photos); a mask covering more than this is no vessel mask
+_MAX_VESSEL_COVER = 0.4
 # rays cast from a candidate centre to find the disc's rim
 _RAYS = 72
 # contrast of the disc (red + green inside over the ring out to 1.5 radii, minus 1) that counts
@@ -131,7 +134,8 @@ def locate_optic_disc(
         image: fundus photo, (H, W, 3) RGB or (H, W) grey, H and W at least 64.
         vessels: vessel mask (H, W) bool, e.g. from
             :func:`medvit.pvbm.vessels.vessel_mask`; computed on the working copy
-            when omitted.
+            when omitted or when it covers, grown by a pixel, over 40 % of the FOV
+            (no vessel mask: e.g. an untrained network's output).
         fov: field of view (H, W) bool; computed with
             :func:`medvit.pvbm.vessels.field_of_view` when omitted.
         min_contrast: least relative brightness of the disc over its surroundings
@@ -165,10 +169,12 @@ def locate_optic_disc(
     small_fov = _field_of_view(small) if fov is None else _block_mean(fov, factor) > 0.5
     if not small_fov.any():
         raise MedvitError("detect_optic_disc: the field of view vanishes at working resolution")
-    if vessels is None:
+    vessel_fraction = None if vessels is None else _block_mean(vessels != 0, factor)
+    near_vessels = None if vessels is None else ndi.binary_dilation(vessel_fraction > 0.5)
+    if near_vessels is None or near_vessels[small_fov].mean() > _MAX_VESSEL_COVER:
+        # none given, or no vessel mask (e.g. an untrained network's speckle): the detector's own
         vessel_fraction = vessel_mask(small, fov=small_fov).astype(np.float32)
-    else:
-        vessel_fraction = _block_mean(vessels != 0, factor)
+        near_vessels = ndi.binary_dilation(vessel_fraction > 0.5)
     if fov is None:
         full_diameter = fov_diameter(small_fov) * factor
     diameter = full_diameter / factor
@@ -203,7 +209,7 @@ def locate_optic_disc(
     score = score + (density[tuple(peaks.T)] - inside_density.mean()) / (inside_density.std() + 1e-6)
 
     # the rim: red + green with vessels (and a pixel around them) filled in by their surroundings
-    free = small_fov & ~ndi.binary_dilation(vessel_fraction > 0.5)
+    free = small_fov & ~near_vessels
     rim_image = _masked_gaussian(small.sum(axis=-1) - small[..., 2] if small.ndim == 3 else small, free,
                                  max(1.0, diameter / 150))
     best_circle, best_total = None, -np.inf
