@@ -138,7 +138,7 @@ class OpticDiscd(MapTransform):
     """
 
     def __init__(self, keys: KeysCollection = "image", masks_key: str = "masks", fov_key: str = "fov",
-                 disc_csv: str | os.PathLike | None = None, output_key: str = "disc", min_confidence: float = 0.5,
+                 disc_csv: str | os.PathLike | None = None, output_key: str = "disc", min_confidence: float = 0.45,
                  allow_missing_keys: bool = False):
         super().__init__(keys, allow_missing_keys)
         self.masks_key, self.fov_key, self.output_key = masks_key, fov_key, output_key
