@@ -21,7 +21,7 @@ from medvit.pvbm.quality import QUALITY_COLUMNS
 BUNDLE_NAME = "pvbm_vessel_biomarkers"
 # run_biomarker_cohort's options → the config ids they set (the others keep their names)
 OPTION_IDS = {"checkpoint": "ckpt_path"}
-OPTIONS = ("masks_dir", "disc_csv", "segmentation", "checkpoint", "network", "definitions", "roi_radius",
+OPTIONS = ("masks_dir", "disc_csv", "segmentation", "checkpoint", "network", "definitions", "roi_radius", "region",
            "pixel_size_um", "fov_mm", "fractal", "overlay_dir", "device")
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from medvit.errors import MedvitError
 from medvit.pvbm.central_retinal import CRE_KEYS, central_retinal_equivalents
+from medvit.pvbm.fovea import FOVEA_KEYS
 from medvit.pvbm.fractal import MULTIFRACTAL_KEYS, multifractal_biomarkers
 from medvit.pvbm.geometry import GEOMETRY_KEYS, geometric_biomarkers, vessel_skeleton
 from medvit.pvbm.masks import VesselMasks
@@ -42,7 +43,7 @@ def biomarker_columns(av: bool = False, physical: bool = False) -> list[str]:
         if av:
             columns += [f"{key}{unit}" for key, (unit, _) in PHYSICAL_CRE.items()]
         columns += ["pixel_size_um"]
-    return columns + ["disc_source", "segmentation"]
+    return columns + ["disc_confidence", *FOVEA_KEYS, "disc_source", "segmentation"]
 
 
 def measure_masks(
@@ -53,8 +54,11 @@ def measure_masks(
     fractal: dict | None = None,
     pixel_size_um: float | None = None,
     return_points: bool = False,
+    region: str = "outside_disc",
 ):
-    """Every biomarker of the given masks around the given disc (see :func:`biomarker_columns`).
+    """Every biomarker of the given masks around the given disc (see :func:`biomarker_columns`),
+    measured in ``region`` (:data:`medvit.pvbm.regions.REGIONS`: ``outside_disc``, PVBM's;
+    AutoMorph's ``zone_b`` or ``zone_c``); CRAE / CRVE always in zone B.
 
     Returns:
         dict of values (px, degrees, counts; mm when ``pixel_size_um``), and with
@@ -63,7 +67,7 @@ def measure_masks(
     x, y, r = disc
     shape = masks.vessels.shape
     check_disc(shape, x, y, r)
-    region = measurement_region(shape, x, y, r, roi_radius)
+    region = measurement_region(shape, x, y, r, roi_radius, region)
     row: dict[str, float] = {"disc_x": float(x), "disc_y": float(y), "disc_radius": float(r)}
     points = None
     targets = [("", masks.vessels)]

@@ -4,7 +4,7 @@
 :class:`FundusPhotod` (checks, [0, 1]), :class:`FundusQualityd` (is it a fundus photograph?),
 :class:`FieldOfViewd` (classical segmentation),
 :class:`LoadVesselMasksd` (the user's masks). ``postprocessing`` (after MONAI's ``Activationsd``
-and ``AsDiscreted`` on the vessel logits): :class:`VesselMasksd` → :class:`OpticDiscd` →
+and ``AsDiscreted`` on the vessel logits): :class:`VesselMasksd` → :class:`OpticDiscd` → :class:`Fovead` →
 :class:`VesselBiomarkersd` (the row) → :class:`SaveOverlayd`.
 
 Tensors are channel-first in (row, column) order: the photo (C, H, W), masks (C, H, W).
@@ -26,7 +26,8 @@ from medvit.bundle.transforms import case_output_path, source_path
 from medvit.bundle.workflow import add_to_row
 from medvit.errors import MedvitError
 from medvit.pvbm.masks import find_mask, mask_channels, masks_from_channels, read_vessel_masks
-from medvit.pvbm.optic_disc import detect_optic_disc, disc_override, read_disc_overrides
+from medvit.pvbm.fovea import fovea_columns
+from medvit.pvbm.optic_disc import disc_override, locate_optic_disc, read_disc_overrides
 from medvit.pvbm.overlay import write_overlay
 from medvit.pvbm.photo import GREY_MESSAGE, channels_first, channels_last, fundus_photo
 from medvit.pvbm.pipeline import measure_masks, pixel_size
@@ -149,32 +150,62 @@ class VesselMasksd(MapTransform):
 class OpticDiscd(MapTransform):
     """The optic disc (x, y, radius) px of the photo under ``keys`` → ``output_key``: the user's
     (``disc_csv``, :func:`~medvit.pvbm.optic_disc.read_disc_overrides`, by file name or stem),
-    else :func:`~medvit.pvbm.optic_disc.detect_optic_disc` with the vessels (``masks_key``) and
+    else :func:`~medvit.pvbm.optic_disc.locate_optic_disc` with the vessels (``masks_key``) and
     the field of view (``fov_key``, where the preprocessing computed it). Adds ``disc_source``
-    ("override" or "detected") to the row.
+    ("override" or "detected") and ``disc_confidence`` (empty for an override) to the row.
 
     Raises:
-        MedvitError: a broken disc table (when built: one error for the cohort).
+        MedvitError: a broken disc table (when built: one error for the cohort); a detected
+            disc with a confidence below ``min_confidence`` (the image's error row: give its
+            disc in the table), never a guess.
     """
 
     def __init__(self, keys: KeysCollection = "image", masks_key: str = "masks", fov_key: str = "fov",
-                 disc_csv: str | os.PathLike | None = None, output_key: str = "disc",
+                 disc_csv: str | os.PathLike | None = None, output_key: str = "disc", min_confidence: float = 0.45,
                  allow_missing_keys: bool = False):
         super().__init__(keys, allow_missing_keys)
         self.masks_key, self.fov_key, self.output_key = masks_key, fov_key, output_key
         self.overrides = read_disc_overrides(disc_csv) if disc_csv else None
+        self.min_confidence = float(min_confidence)
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
         d = dict(data)
         for key in self.key_iterator(d):
             disc = disc_override(self.overrides, source_path(d, key))
-            source = "override"
+            source, confidence = "override", float("nan")
             if disc is None:
                 fov = _numpy(d[self.fov_key])[0] > 0.5 if self.fov_key in d else None
-                disc = detect_optic_disc(channels_last(d[key]), vessels=d[self.masks_key].vessels, fov=fov)
+                *disc, confidence = locate_optic_disc(channels_last(d[key]), vessels=d[self.masks_key].vessels, fov=fov)
                 source = "detected"
+                if confidence < self.min_confidence:
+                    raise MedvitError(
+                        f"{source_path(d, key)}: optic disc uncertain (confidence {confidence:.2f} at "
+                        f"({disc[0]:.0f}, {disc[1]:.0f}), r {disc[2]:.0f} px, below {self.min_confidence:.2f}); "
+                        "give its centre and radius in the disc table (--disc)")
             d[self.output_key] = tuple(float(v) for v in disc)
-            d = add_to_row(d, {"disc_source": source})
+            d = add_to_row(d, {"disc_source": source, "disc_confidence": confidence})
+        return d
+
+
+class Fovead(MapTransform):
+    """Dictionary wrapper of :func:`~medvit.pvbm.fovea.fovea_columns`: the fovea of the photo
+    under ``keys`` near the disc (``disc_key``), with the vessels (``masks_key``) and field of
+    view (``fov_key``) where present → the row's ``fovea_x, fovea_y, fovea_darkness,
+    disc_fovea_distance, disc_fovea_angle`` (NaN where no fovea is found)."""
+
+    def __init__(self, keys: KeysCollection = "image", disc_key: str = "disc", masks_key: str = "masks",
+                 fov_key: str = "fov", allow_missing_keys: bool = False):
+        super().__init__(keys, allow_missing_keys)
+        self.disc_key, self.masks_key, self.fov_key = disc_key, masks_key, fov_key
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            fov = _numpy(d[self.fov_key])[0] > 0.5 if self.fov_key in d else None
+            masks = d.get(self.masks_key)
+            row = fovea_columns(channels_last(d[key]), d[self.disc_key], fov,
+                                masks.vessels if masks is not None else None)
+            d = add_to_row(d, row)
         return d
 
 
@@ -185,7 +216,7 @@ class VesselBiomarkersd(MapTransform):
     skeleton's start / end / intersection points under ``points_key`` (for the overlay).
 
     Args:
-        definitions, roi_radius: as :func:`~medvit.pvbm.pipeline.measure_masks`.
+        definitions, roi_radius, region: as :func:`~medvit.pvbm.pipeline.measure_masks`.
         fractal: keyword arguments of :func:`~medvit.pvbm.fractal.multifractal_biomarkers`
             (its defaults, pvbm's tutorial settings, where absent).
         pixel_size_um, fov_mm: the physical scale, if known.
@@ -193,11 +224,11 @@ class VesselBiomarkersd(MapTransform):
     """
 
     def __init__(self, keys: KeysCollection = "masks", disc_key: str = "disc", definitions: str = "pvbm",
-                 roi_radius: float | None = None, fractal: Mapping | None = None,
+                 roi_radius: float | None = None, fractal: Mapping | None = None, region: str = "outside_disc",
                  pixel_size_um: float | None = None, fov_mm: float | None = None, image_key: str = "image",
                  fov_key: str = "fov", points_key: str = "points", allow_missing_keys: bool = False):
         super().__init__(keys, allow_missing_keys)
-        self.disc_key, self.definitions, self.roi_radius = disc_key, definitions, roi_radius
+        self.disc_key, self.definitions, self.roi_radius, self.region = disc_key, definitions, roi_radius, region
         self.fractal = dict(fractal or {})
         self.pixel_size_um, self.fov_mm = pixel_size_um, fov_mm
         self.image_key, self.fov_key, self.points_key = image_key, fov_key, points_key
@@ -209,7 +240,7 @@ class VesselBiomarkersd(MapTransform):
             scale = pixel_size(channels_last(d[self.image_key]) if self.fov_mm else None, fov, self.pixel_size_um,
                                self.fov_mm)
             row, points = measure_masks(d[key], d[self.disc_key], self.definitions, self.roi_radius, self.fractal,
-                                        scale, return_points=True)
+                                        scale, return_points=True, region=self.region)
             d[self.points_key] = points or {}
             d = add_to_row(d, row)
         return d
