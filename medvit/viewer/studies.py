@@ -31,6 +31,7 @@ OUTPUT_TABLES = {
     "predictions.csv": "cxr",
 }
 COHORT_COLUMNS = ("image", "status", "error")
+NO_STATUS = "(no status)"  # what a row whose status cell is empty is called
 # what each case page reads from its bundle's table besides the cohort columns
 PAGE_COLUMNS = {
     "volume": ("segmentation", "wt_ml", "tc_ml", "et_ml", "ncr_ml", "ed_ml", "spacing_mm", "qc_flags"),
@@ -124,6 +125,26 @@ def save_upload(name: str, data: bytes, dest_dir: str | os.PathLike, max_bytes: 
     return files[0] if len(files) == 1 else folder
 
 
+def upload_title(name: str, path: str | os.PathLike) -> str:
+    """What an upload is called on its page: the file's name; a zip extracted to a folder (a
+    DICOM series) by the zip's name and, when it holds one series that has one, its
+    SeriesDescription (the folder's own name is made up here: ``<stem>_files``).
+
+    Args:
+        name: the uploaded file's name, as the browser sent it.
+        path: what :func:`save_upload` returned for it.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return path.name
+    try:
+        series = list_series(path)
+    except MedvitError:  # not a DICOM folder: reading it says why, on the page
+        series = []
+    described = series[0].description if len(series) == 1 else ""
+    return f"{safe_name(name)} · {described}" if described else safe_name(name)
+
+
 @dataclass
 class Study:
     """An image opened for viewing: the array (spatial axes first, channels last when any),
@@ -208,6 +229,8 @@ def read_cohort_table(path: str | os.PathLike, required: tuple[str, ...] = ("ima
     if "error" not in table.columns:
         table["error"] = ""
     table["error"] = table["error"].fillna("")
+    # a row without a status is one of its own kind: filters offer it, counts take it as not ok
+    table["status"] = table["status"].fillna("").str.strip().replace("", NO_STATUS)
     return table
 
 
