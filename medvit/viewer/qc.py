@@ -25,12 +25,12 @@ MEASURES = {
     "qc_head_ml": ("head (or brain mask) volume", "mL", ""),
     "qc_outside_head_fraction": ("share of the segmentation outside the head", "%",
                                  f"≤ {brats_qc.MAX_OUTSIDE_HEAD_FRACTION:.0%}"),
-    "qc_fov_fraction": ("field of view's share of the photo", "%", "> 0%"),
-    "qc_fov_solidity": ("roundness of the field of view (solidity)", "ratio", f"≥ {fundus_qc.MIN_FOV_SOLIDITY}"),
-    "qc_surround_brightness": ("surround brightness / field of view's", "ratio",
+    "qc_fov_fraction": ("field of view's share", "%", "> 0%"),
+    "qc_fov_solidity": ("field of view solidity", "ratio", f"≥ {fundus_qc.MIN_FOV_SOLIDITY}"),
+    "qc_surround_brightness": ("surround / field brightness", "ratio",
                                f"≤ {fundus_qc.MAX_SURROUND_BRIGHTNESS}"),
-    "qc_red_share": ("red share of the mean colour", "ratio", f"≥ {fundus_qc.MIN_RED_SHARE}"),
-    "qc_blue_share": ("blue share of the mean colour", "ratio", f"≤ {fundus_qc.MAX_BLUE_SHARE}"),
+    "qc_red_share": ("red share of mean colour", "ratio", f"≥ {fundus_qc.MIN_RED_SHARE}"),
+    "qc_blue_share": ("blue share of mean colour", "ratio", f"≤ {fundus_qc.MAX_BLUE_SHARE}"),
 }
 
 

@@ -56,6 +56,15 @@ def synced(key: str, default) -> str:
     return key
 
 
+def remembered(key: str, default) -> str:
+    """A :func:`synced` key whose value outlives its widget being hidden: Streamlit forgets a
+    widget's value after a run that does not draw it, so a field shown again (a checkpoint path
+    after "none" was chosen) would come back empty. Its last value is kept under a key of its own."""
+    kept = f"_kept_{key}"
+    st.session_state[kept] = st.session_state.get(key, st.session_state.get(kept, default))
+    return synced(key, st.session_state[kept])
+
+
 def identity_key(*identity) -> str:
     """A short id of what a widget is made for (a table, a study: its name, shape...), to put in its
     key: the widget then starts anew for another one instead of carrying a value over."""
@@ -258,7 +267,8 @@ def qc_panel(measures, flags: list[str], passed: str, heading: str = "Quality co
     if not flags:
         st.success(passed, icon=":material/check_circle:")
     if len(measures):
-        st.dataframe(measures, hide_index=True, key="qc_measures")
+        # the CSV column each line comes from stays in the data (the download, tests) but not on screen
+        st.dataframe(measures, hide_index=True, key="qc_measures", column_config={"column": None})
 
 
 @dataclass
@@ -340,7 +350,7 @@ def network_choice(label: str, key: str, toy, arguments, checkpoint_label: str, 
         with st.spinner("Training the demo's toy network (once)..."):
             return toy() or ("", "{}")
     if choice == CHECKPOINT_FILE:
-        return st.sidebar.text_input(checkpoint_label, key=synced(f"{key}_ckpt", "")).strip(), arguments()
+        return st.sidebar.text_input(checkpoint_label, key=remembered(f"{key}_ckpt", "")).strip(), arguments()
     return "", "{}"
 
 
