@@ -35,13 +35,12 @@ def test_a_zipped_dicom_series_opens_through_medvit_io(tmp_path):
     tags = studies.dicom_tags(study.path)
     assert {"Modality", "SeriesInstanceUID"} <= {row["keyword"] for row in tags}
     assert "PixelData" not in {row["keyword"] for row in tags}
-    # named by the zip and its SeriesDescription, not by the folder it was extracted to ("CT_head_files")
-    assert study.path.name == "CT_head_files"
-    assert studies.upload_title("CT head.zip", study.path) == "CT_head.zip · SmartScore - Gated 0.5 sec"
+    # named by the zip, not by the folder it was extracted to ("CT_head_files")
+    assert study.path.name == "CT_head_files" and studies.upload_title("CT head.zip", study.path) == "CT_head.zip"
     photo = studies.save_upload("photo.png", b"png bytes", tmp_path / "p")
     assert studies.upload_title("photo.png", photo) == "photo.png"
-    mixed = studies.save_upload("notes.zip", _zip({"a.txt": b"x", "b.txt": b"y"}), tmp_path / "n")
-    assert studies.upload_title("notes.zip", mixed) == "notes.zip"  # not DICOM: its reader says so on the page
+    single = studies.save_upload("one.zip", _zip({"inner/scan.dcm": b"x"}), tmp_path / "s")
+    assert studies.upload_title("one.zip", single) == "scan.dcm"  # a zip of one file opens that file
 
 
 @pytest.mark.parametrize("entries,links,message", [

@@ -222,6 +222,21 @@ def test_cohort_page_and_click_through(samples):
     assert at.radio(key="fundus_source").value == "Output folder"
 
 
+def test_fundus_qc_panel_of_a_run_without_qc_columns_says_not_checked(samples, tmp_path):
+    import shutil
+
+    table = pd.read_csv(samples["fundus"] / "biomarkers.csv")
+    (tmp_path / "run").mkdir()
+    table[table["image"] == "retina.jpg"].drop(columns=[c for c in table if c.startswith("qc_")]).to_csv(
+        tmp_path / "run" / "biomarkers.csv", index=False)
+    shutil.copytree(samples["fundus"] / "photos", tmp_path / "photos")  # found beside the output folder
+    at = page("2_Fundus")
+    at.sidebar.radio(key="fundus_source").set_value("Output folder").run()
+    at.text_input(key="fundus_folder").set_value(str(tmp_path / "run")).run()
+    ok(at)
+    assert at.info[-1].value.startswith("Not checked") and not at.success
+
+
 def test_cohort_rows_without_a_status_are_kept(tmp_path):
     (tmp_path / "mine.csv").write_text("image,status,error,score\na,ok,,1.0\nb,,,2.0\nc,failed,bad file,\n")
     at = page("5_Cohort")

@@ -117,12 +117,25 @@ def test_every_page_shows_its_numbers_in_chromium(viewer):
         page.get_by_text("voxel (x, y, z)").wait_for(timeout=120_000)
         _settle(page)
         page.screenshot(path=str(artefacts / "Brain_tumour_upload.png"), full_page=True)
-        # named by the zip and its SeriesDescription, not the folder it was extracted to
-        assert page.locator(".medvit-planes").get_attribute("data-case") == "ct_series.zip · SmartScore - Gated 0.5 sec"
+        # named by the zip (its series by their SeriesDescription), not by the folder it was extracted to
+        assert page.locator(".medvit-planes").get_attribute("data-case") == "ct_series.zip"
+        assert page.locator(".medvit-planes").get_attribute("data-series") == "SmartScore - Gated 0.5 sec"
         assert page.get_by_text("DICOM tags").count()  # the DICOM header panel of the series
         page.locator('input[type="file"]').set_input_files(str(broken))
         page.get_by_text("Cannot open this").wait_for(timeout=60_000)
         assert page.get_by_text("broken.nii.gz").count()
+        # an uploaded photo that is not of a fundus: refused with the measured reasons, before any vessel analysis
+        from PIL import Image
+        from skimage.data import astronaut
+
+        Image.fromarray(astronaut()).save(artefacts / "astronaut.png")
+        page.goto(f"{url}/Fundus")
+        _settle(page)
+        _radio(page, "Show", "Upload a file")
+        page.locator('input[type="file"]').set_input_files(str(artefacts / "astronaut.png"))
+        page.get_by_text("astronaut.png: rejected, not a fundus photograph").wait_for(timeout=60_000)
+        assert page.get_by_text("the field of view is not round (solidity").count()
+        page.screenshot(path=str(artefacts / "Fundus_upload_refused.png"), full_page=True)
         # an uploaded radiograph classified in the page with a checkpoint file
         page.goto(f"{url}/Chest_X-ray")
         _settle(page)
@@ -152,7 +165,7 @@ def test_every_page_shows_its_numbers_in_chromium(viewer):
         choice, shown = _classified(page)
         assert choice is not None and shown == (choice != "none")
         browser.close()
-    assert len(list(artefacts.glob("*.png"))) == 8
+    assert len(list(artefacts.glob("*.png"))) == 10  # 8 screenshots, the astronaut photo
 
 
 def _phantom_png(folder: Path) -> Path:

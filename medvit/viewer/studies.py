@@ -127,22 +127,15 @@ def save_upload(name: str, data: bytes, dest_dir: str | os.PathLike, max_bytes: 
 
 def upload_title(name: str, path: str | os.PathLike) -> str:
     """What an upload is called on its page: the file's name; a zip extracted to a folder (a
-    DICOM series) by the zip's name and, when it holds one series that has one, its
-    SeriesDescription (the folder's own name is made up here: ``<stem>_files``).
+    DICOM series) by the zip's name, not the folder's (``<stem>_files``, made up here). Its
+    series are labelled by their SeriesDescription where the page lists them.
 
     Args:
         name: the uploaded file's name, as the browser sent it.
         path: what :func:`save_upload` returned for it.
     """
     path = Path(path)
-    if not path.is_dir():
-        return path.name
-    try:
-        series = list_series(path)
-    except MedvitError:  # not a DICOM folder: reading it says why, on the page
-        series = []
-    described = series[0].description if len(series) == 1 else ""
-    return f"{safe_name(name)} · {described}" if described else safe_name(name)
+    return safe_name(name) if path.is_dir() else path.name
 
 
 @dataclass

@@ -257,15 +257,20 @@ def weights_warning(row) -> None:
                    "they show the pipeline, not a finding.")
 
 
+UNCHECKED = "Not checked: this row has no QC measures (a run of an older medvit, or with the check turned off)."
+
+
 def qc_panel(measures, flags: list[str], passed: str, heading: str = "Quality control") -> None:
     """The case's quality control: each flag as a warning (or ``passed`` as a success line when
-    there is none), then its measures with their units and the range the method expects
-    (:func:`medvit.viewer.qc.qc_measures`)."""
+    there is none; :data:`UNCHECKED` when there is nothing measured either), then its measures
+    with their units and the range the method expects (:func:`medvit.viewer.qc.qc_measures`)."""
     st.subheader(heading)
     for flag in flags:
         st.warning(flag, icon=":material/warning:")
-    if not flags:
+    if not flags and len(measures):
         st.success(passed, icon=":material/check_circle:")
+    elif not flags:
+        st.info(UNCHECKED)
     if len(measures):
         # the CSV column each line comes from stays in the data (the download, tests) but not on screen
         st.dataframe(measures, hide_index=True, key="qc_measures", column_config={"column": None})
