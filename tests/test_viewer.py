@@ -79,8 +79,8 @@ def test_qc_columns_flags_and_measures():
 
     table = pd.DataFrame({"image": ["a", "b", "c"], "status": ["ok", "ok", "error"], "wt_ml": [10.0, 8321.4, None],
                           "qc_head_ml": [1400.0, 1875.5, None], "disc_confidence": [0.9, 0.2, None],
-                          "qc_flags": ["", "79% of the segmentation (6560 mL) lies outside the head; whole tumour "
-                                       "8321 mL is larger than a brain (> 1500 mL)", None],
+                          "qc_flags": ["", ("79% of the segmentation (6560 mL) lies outside the head; whole tumour "
+                                        "8321 mL is larger than a brain (> 1500 mL)"), None],
                           "qc_outside_head_fraction": [0.0, 0.7883, None]})
     assert qc.qc_columns(table.columns) == ["qc_flags", "qc_head_ml", "disc_confidence", "qc_outside_head_fraction"]
     assert list(qc.flagged(table)) == [False, True, False]
