@@ -35,6 +35,12 @@ def test_a_zipped_dicom_series_opens_through_medvit_io(tmp_path):
     tags = studies.dicom_tags(study.path)
     assert {"Modality", "SeriesInstanceUID"} <= {row["keyword"] for row in tags}
     assert "PixelData" not in {row["keyword"] for row in tags}
+    # named by the zip, not by the folder it was extracted to ("CT_head_files")
+    assert study.path.name == "CT_head_files" and studies.upload_title("CT head.zip", study.path) == "CT_head.zip"
+    photo = studies.save_upload("photo.png", b"png bytes", tmp_path / "p")
+    assert studies.upload_title("photo.png", photo) == "photo.png"
+    single = studies.save_upload("one.zip", _zip({"inner/scan.dcm": b"x"}), tmp_path / "s")
+    assert studies.upload_title("one.zip", single) == "scan.dcm"  # a zip of one file opens that file
 
 
 @pytest.mark.parametrize("entries,links,message", [
@@ -58,6 +64,39 @@ def test_upload_names_stay_inside_and_bad_files_say_which(tmp_path):
     with pytest.raises(MedvitError, match="too many|more than"):
         studies.safe_extract(_write(tmp_path / "many.zip", _zip({f"{i}.dcm": b"x" for i in range(5)})), tmp_path / "m",
                              max_files=4)
+
+
+def test_a_row_without_status_is_its_own_status(tmp_path):
+    (tmp_path / "mine.csv").write_text("image,status,error,score\na,ok,,1.0\nb,,,2.0\nc, ,,3.0\nd,error,bad,\n")
+    table = studies.read_cohort_table(tmp_path / "mine.csv")
+    assert list(table["status"]) == ["ok", studies.NO_STATUS, studies.NO_STATUS, "error"]
+
+
+def test_qc_columns_flags_and_measures():
+    from medvit.brats.qc import MAX_OUTSIDE_HEAD_FRACTION
+    from medvit.pvbm.quality import MIN_RED_SHARE
+    from medvit.viewer import qc
+
+    table = pd.DataFrame({"image": ["a", "b", "c"], "status": ["ok", "ok", "error"], "wt_ml": [10.0, 8321.4, None],
+                          "qc_head_ml": [1400.0, 1875.5, None], "disc_confidence": [0.9, 0.2, None],
+                          "qc_flags": ["", ("79% of the segmentation (6560 mL) lies outside the head; whole tumour "
+                                        "8321 mL is larger than a brain (> 1500 mL)"), None],
+                          "qc_outside_head_fraction": [0.0, 0.7883, None]})
+    assert qc.qc_columns(table.columns) == ["qc_flags", "qc_head_ml", "disc_confidence", "qc_outside_head_fraction"]
+    assert list(qc.flagged(table)) == [False, True, False]
+    assert qc.flags_of(table.loc[1, "qc_flags"])[1] == "whole tumour 8321 mL is larger than a brain (> 1500 mL)"
+    assert not qc.flagged(table.drop(columns="qc_flags")).any()
+    measures = qc.qc_measures(table.loc[1]).set_index("column")
+    assert list(measures.index) == ["qc_head_ml", "disc_confidence", "qc_outside_head_fraction"]
+    assert measures.loc["qc_outside_head_fraction", "value"] == "78.8%"
+    assert measures.loc["qc_outside_head_fraction", "expected"] == f"≤ {MAX_OUTSIDE_HEAD_FRACTION:.0%}"
+    assert measures.loc["qc_head_ml", ["value", "unit"]].tolist() == ["1876", "mL"]
+    assert measures.loc["disc_confidence", "measure"] == "disc confidence"  # unknown to the viewer: by its name
+    fundus = qc.qc_measures({"qc_red_share": 0.41, "qc_fov_solidity": float("nan")}).set_index("column")
+    assert fundus.loc["qc_red_share", "expected"] == f"≥ {MIN_RED_SHARE}"
+    assert fundus.loc["qc_fov_solidity", "value"] == "not measured"
+    assert qc.refused_as_not_fundus("/x/astronaut.png: not a fundus photograph: colours unlike a retina")
+    assert not qc.refused_as_not_fundus("/x/retina.png: the optic disc was not found") and not qc.refused_as_not_fundus(None)
 
 
 def _write(path, data):

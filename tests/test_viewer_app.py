@@ -73,6 +73,24 @@ def test_brain_tumour_page(samples):
     assert any(e.label == "DICOM tags" for e in at.expander)
 
 
+def test_brain_tumour_page_shows_the_qc_flags_and_measures(samples):
+    """The sample's case is at 5 mm through random weights: its row is flagged (spacing, and what
+    the segmentation does); each flag is a warning, the measures are shown with their limits."""
+    from medvit.brats.qc import MAX_OUTSIDE_HEAD_FRACTION
+
+    row = pd.read_csv(samples["volume"] / "volumes.csv").set_index("image").loc["synthetic_dicom"]
+    flags = row["qc_flags"].split("; ")
+    assert any(flag.startswith("spacing 5x5x5 mm") for flag in flags)
+    at = ok(page("1_Brain_tumour"))
+    warnings = [e.value for e in at.warning]
+    assert f"({len(flags)} flag(s)" in warnings[1]  # above the planes
+    assert warnings[2:] == flags  # the QC panel: one warning per flag
+    measures = at.dataframe[0].value.set_index("column")
+    assert measures.loc["qc_head_ml", "value"] == f"{row['qc_head_ml']:.4g}" and measures.loc["qc_head_ml", "unit"] == "mL"
+    assert measures.loc["qc_outside_head_fraction", "value"] == f"{row['qc_outside_head_fraction']:.1%}"
+    assert measures.loc["qc_outside_head_fraction", "expected"] == f"≤ {MAX_OUTSIDE_HEAD_FRACTION:.0%}"
+
+
 def test_fundus_page(samples):
     rows = pd.read_csv(samples["fundus"] / "biomarkers.csv").set_index("image")
     at = ok(page("2_Fundus"))
@@ -84,6 +102,11 @@ def test_fundus_page(samples):
     assert float(table.loc["median_tortuosity", "value"]) == pytest.approx(row["median_tortuosity"], rel=1e-5)
     assert table.loc["disc_radius", "unit"] == "px" and table.loc["area", "unit"] == "px²"
     assert table.loc["D0", "unit"] == "dimension" and table.loc["median_branching_angle", "unit"] == "degrees"
+    assert "qc_red_share" not in table.index  # the QC measures have their own panel: verdict and values
+    assert at.success[0].value.startswith("Accepted: a fundus photograph")
+    measures = at.dataframe[1].value.set_index("column")
+    assert measures.loc["qc_red_share", "value"] == f"{row['qc_red_share']:.4g}"
+    assert measures.loc["qc_fov_fraction", "value"] == f"{row['qc_fov_fraction']:.1%}"
     assert "Sizes in pixels" in texts(at) and "**Key:**" in texts(at) and "optic disc" in texts(at)
     assert "scikit-image" in at.info[0].value and "wrote" not in texts(at)  # a sentence, not a log line
     case.set_value("retina_mirrored.png").run()
@@ -93,6 +116,30 @@ def test_fundus_page(samples):
     at.checkbox(key="overlay").uncheck().run()
     ok(at)
     assert at.checkbox(key="vessels").disabled
+
+
+def test_fundus_page_shows_why_a_photo_was_refused(samples):
+    """The astronaut's error row: the photo, the verdict and each failed check with its measure, not a blank."""
+    from medvit.pvbm.quality import MAX_BLUE_SHARE
+
+    error = pd.read_csv(samples["fundus"] / "biomarkers.csv").set_index("image").loc["not_a_fundus.png", "error"]
+    at = page("2_Fundus")
+    case = at.sidebar.selectbox(key="fundus_case")
+    assert case.options[-1] == "not_a_fundus.png (failed)"
+    case.set_value("not_a_fundus.png").run()
+    assert not at.exception
+    assert "not_a_fundus.png: rejected, not a fundus photograph" in at.error[0].value
+    warnings = [e.value for e in at.warning]
+    assert any(w.startswith("the field of view is not round (solidity 0.86") for w in warnings)
+    assert any(w.startswith("colours unlike a retina (red 0.41, blue 0.28") for w in warnings)
+    assert all(w.split(" (")[0] in error for w in warnings if not w.startswith("These results"))
+    measures = at.dataframe[0].value.set_index("column")
+    assert measures.loc["qc_blue_share", "expected"] == f"≤ {MAX_BLUE_SHARE}"
+    assert float(measures.loc["qc_blue_share", "value"]) > MAX_BLUE_SHARE
+    assert not at.success  # no "accepted"
+    case.set_value("retina.jpg").run()
+    ok(at)
+    assert at.success[0].value.startswith("Accepted")
 
 
 def test_chest_xray_page(samples):
@@ -148,15 +195,24 @@ def test_reconstruction_page_adds_a_varnet_checkpoint(tmp_path):
 def test_cohort_page_and_click_through(samples):
     at = ok(page("5_Cohort"))
     assert at.selectbox(key="cohort_sample").options[-1] == "Chest X-ray findings (predictions.csv)"
-    assert {m.label: m.value for m in at.metric} == {"Cases": "2", "Succeeded": "1", "Failed": "1"}
+    assert {m.label: m.value for m in at.metric} == {"Cases": "2", "Succeeded": "1", "Failed": "1", "QC flagged": "1"}
     assert list(at.dataframe[1].value["image"]) == ["empty_case"]  # the failed cases with their error
+    assert list(at.dataframe[0].value.columns[:5]) == ["image", "status", "qc_flags", "qc_head_ml",
+                                                        "qc_outside_head_fraction"]  # QC beside the case
     status = next(m for m in at.multiselect if m.label == "Status")
     assert status.value == ["error", "ok"] and "2 of 2 rows" in at.subheader[0].value
+    qc = next(r for r in at.radio if r.label == "QC flags")
+    qc.set_value("flagged only").run()
+    assert "1 of 2 rows" in at.subheader[0].value and list(at.dataframe[0].value["image"]) == ["synthetic_dicom"]
+    next(r for r in at.radio if r.label == "QC flags").set_value("not flagged").run()
+    assert list(at.dataframe[0].value["image"]) == ["empty_case"]
+    next(r for r in at.radio if r.label == "QC flags").set_value("all rows").run()
     status.set_value(["ok"]).run()
     assert "1 of 2 rows" in at.subheader[0].value and len(at.dataframe[0].value) == 1
     at.selectbox(key="cohort_sample").set_value("Fundus biomarkers (biomarkers.csv)").run()
     ok(at)
-    assert at.metric[0].value == "2"
+    assert at.metric[0].value == "3" and not any(r.label == "QC flags" for r in at.radio)  # no qc_flags column
+    assert "qc_red_share" in list(at.dataframe[0].value.columns[:8])
     choice = next(s for s in at.selectbox if s.label == "Case")
     choice.set_value("retina_mirrored.png").run()
     at.button(key="open_button").click().run()
@@ -164,6 +220,33 @@ def test_cohort_page_and_click_through(samples):
     assert at.title[0].value == "Retinal vessel biomarkers"
     assert at.selectbox(key="fundus_case").value == "retina_mirrored.png"
     assert at.radio(key="fundus_source").value == "Output folder"
+
+
+def test_fundus_qc_panel_of_a_run_without_qc_columns_says_not_checked(samples, tmp_path):
+    import shutil
+
+    table = pd.read_csv(samples["fundus"] / "biomarkers.csv")
+    (tmp_path / "run").mkdir()
+    table[table["image"] == "retina.jpg"].drop(columns=[c for c in table if c.startswith("qc_")]).to_csv(
+        tmp_path / "run" / "biomarkers.csv", index=False)
+    shutil.copytree(samples["fundus"] / "photos", tmp_path / "photos")  # found beside the output folder
+    at = page("2_Fundus")
+    at.sidebar.radio(key="fundus_source").set_value("Output folder").run()
+    at.text_input(key="fundus_folder").set_value(str(tmp_path / "run")).run()
+    ok(at)
+    assert at.info[-1].value.startswith("Not checked") and not at.success
+
+
+def test_cohort_rows_without_a_status_are_kept(tmp_path):
+    (tmp_path / "mine.csv").write_text("image,status,error,score\na,ok,,1.0\nb,,,2.0\nc,failed,bad file,\n")
+    at = page("5_Cohort")
+    at.sidebar.radio(key="cohort_source").set_value("Output folder or CSV path").run()
+    at.text_input(key="cohort_path").set_value(str(tmp_path / "mine.csv")).run()
+    ok(at)
+    status = next(m for m in at.multiselect if m.label == "Status")
+    assert status.value == ["(no status)", "failed", "ok"] and "3 of 3 rows" in at.subheader[0].value
+    status.set_value(["(no status)"]).run()
+    assert list(at.dataframe[0].value["image"]) == ["b"]
 
 
 def test_bad_input_is_a_message(samples, tmp_path):

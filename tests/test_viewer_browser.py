@@ -64,12 +64,14 @@ def _expected(samples) -> dict[str, list[str]]:
     from medvit.viewer.recon import compare, sample_kspace
 
     volume = pd.read_csv(samples["volume"] / "volumes.csv").set_index("image").loc["synthetic_dicom"]
-    fundus = pd.read_csv(samples["fundus"] / "biomarkers.csv").iloc[0]
+    fundus = pd.read_csv(samples["fundus"] / "biomarkers.csv").set_index("image").loc["retina.jpg"]
     cxr = pd.read_csv(samples["cxr"] / "predictions.csv").set_index("image").loc["cr_export.dcm"]
     psnr = compare(sample_kspace()[0], 8).mean_scores()["SENSE"]["psnr"]
     return {
         "": ["medvit viewer"],
-        "Brain_tumour": [f"{volume['wt_ml']:.1f} mL", f"{volume['et_ml']:.1f} mL"],
+        # the random-weight case is QC-flagged (5 mm spacing at least): each flag is shown as a warning
+        "Brain_tumour": [f"{volume['wt_ml']:.1f} mL", f"{volume['et_ml']:.1f} mL", "Quality control flagged this case",
+                         *volume["qc_flags"].split("; ")],
         "Fundus": [f"{fundus['disc_radius']:.1f} px"],
         "Chest_X-ray": [f"{cxr[cxr['top_finding']]:.3f}", str(cxr["top_finding"])],
         "Reconstruction": [f"{psnr:.2f} dB"],
@@ -115,10 +117,25 @@ def test_every_page_shows_its_numbers_in_chromium(viewer):
         page.get_by_text("voxel (x, y, z)").wait_for(timeout=120_000)
         _settle(page)
         page.screenshot(path=str(artefacts / "Brain_tumour_upload.png"), full_page=True)
+        # named by the zip (its series by their SeriesDescription), not by the folder it was extracted to
+        assert page.locator(".medvit-planes").get_attribute("data-case") == "ct_series.zip"
+        assert page.locator(".medvit-planes").get_attribute("data-series") == "SmartScore - Gated 0.5 sec"
         assert page.get_by_text("DICOM tags").count()  # the DICOM header panel of the series
         page.locator('input[type="file"]').set_input_files(str(broken))
         page.get_by_text("Cannot open this").wait_for(timeout=60_000)
         assert page.get_by_text("broken.nii.gz").count()
+        # an uploaded photo that is not of a fundus: refused with the measured reasons, before any vessel analysis
+        from PIL import Image
+        from skimage.data import astronaut
+
+        Image.fromarray(astronaut()).save(artefacts / "astronaut.png")
+        page.goto(f"{url}/Fundus")
+        _settle(page)
+        _radio(page, "Show", "Upload a file")
+        page.locator('input[type="file"]').set_input_files(str(artefacts / "astronaut.png"))
+        page.get_by_text("astronaut.png: rejected, not a fundus photograph").wait_for(timeout=60_000)
+        assert page.get_by_text("the field of view is not round (solidity").count()
+        page.screenshot(path=str(artefacts / "Fundus_upload_refused.png"), full_page=True)
         # an uploaded radiograph classified in the page with a checkpoint file
         page.goto(f"{url}/Chest_X-ray")
         _settle(page)
@@ -131,8 +148,24 @@ def test_every_page_shows_its_numbers_in_chromium(viewer):
         _settle(page)
         page.screenshot(path=str(artefacts / "Chest_X-ray_upload.png"), full_page=True)
         assert not page.get_by_text("Cannot open this").count()
+        # "Classify with" says whether probabilities are shown, through switches of network and source
+        assert _classified(page) == ("checkpoint file", True)
+        _radio(page, "Classify with", "none")
+        assert _classified(page) == ("none", False)
+        _radio(page, "Classify with", "checkpoint file")
+        assert _classified(page) == ("checkpoint file", True)
+        _radio(page, "Show", "Sample results")
+        assert _classified(page) == (None, True)  # the sample's own row: no network to choose
+        _radio(page, "Show", "Upload a file")  # the upload went with its widget: a prompt, or as the box says
+        choice, shown = _classified(page)
+        assert shown == (choice not in (None, "none"))
+        page.locator('input[type="file"]').set_input_files(str(_phantom_png(artefacts)))
+        page.wait_for_timeout(800)
+        _settle(page)
+        choice, shown = _classified(page)
+        assert choice is not None and shown == (choice != "none")
         browser.close()
-    assert len(list(artefacts.glob("*.png"))) == 8
+    assert len(list(artefacts.glob("*.png"))) == 10  # 8 screenshots, the astronaut photo
 
 
 def _phantom_png(folder: Path) -> Path:
@@ -151,6 +184,22 @@ def _vit_checkpoint(folder: Path) -> Path:
     path = folder / "vit_small.pt"
     torch.save({"model": build_vit("vit_small_patch16", num_classes=14, global_pool=True).state_dict()}, path)
     return path
+
+
+def _classified(page) -> tuple[str | None, bool]:
+    """The Chest X-ray page's "Classify with" choice (None where it is not offered) and whether
+    probabilities are shown."""
+    radio = page.locator('[data-testid="stSidebar"] [data-testid="stRadio"]').filter(has_text="Classify with")
+    choice = radio.locator("label:has(input:checked)").inner_text().strip() if radio.count() else None
+    return choice, page.get_by_text("Top finding").count() > 0
+
+
+def _radio(page, label: str, option: str) -> None:
+    """Choose ``option`` of the sidebar's radio ``label``."""
+    radio = page.locator('[data-testid="stSidebar"] [data-testid="stRadio"]').filter(has_text=label)
+    radio.get_by_text(option, exact=True).click()
+    page.wait_for_timeout(800)
+    _settle(page)
 
 
 def _combobox(page, label: str) -> str:
@@ -195,6 +244,13 @@ def test_controls_show_what_is_rendered_after_switching(viewer, tmp_path):
             page.get_by_text(f"radius {fundus.loc[case, 'disc_radius']:.1f} px").wait_for(timeout=60_000)
             assert page.locator('[data-testid="stImageCaption"]').inner_text() == case
         page.screenshot(path=str(shots / "switch_Fundus.png"), full_page=True)
+        # a photo the bundle refused: its reason and measured checks, not a blank
+        _choose(page, "Case", "not_a_fundus.png (failed)")
+        assert _combobox(page, "Case") == "not_a_fundus.png (failed)"
+        page.get_by_text("not_a_fundus.png: rejected, not a fundus photograph").wait_for(timeout=60_000)
+        assert page.get_by_text("colours unlike a retina (red 0.41").count()
+        assert page.locator('[data-testid="stImageCaption"]').inner_text() == "not_a_fundus.png"
+        page.screenshot(path=str(shots / "switch_Fundus_refused.png"), full_page=True)
         # reconstruction: R in the box is the mask's R, after the controls were hidden and shown again
         page.goto(f"{url}/Reconstruction")
         _settle(page)
@@ -216,13 +272,16 @@ def test_controls_show_what_is_rendered_after_switching(viewer, tmp_path):
         assert page.get_by_text("volumes.csv: 2 of 2 rows").count()  # both statuses selected, both rows shown
         chips = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Status").inner_text()
         assert "error" in chips and "ok" in chips
+        _click(page, "flagged only")  # the QC-flagged rows (the random-weight case)
+        assert page.get_by_text("volumes.csv: 1 of 2 rows").count()
+        _click(page, "all rows")
         table = tmp_path / "mine.csv"
-        table.write_text("image,status,error,score\na,ok,,1.0\nb,ok,,2.0\nc,failed,bad file,\n")
+        table.write_text("image,status,error,score\na,ok,,1.0\nb,ok,,2.0\nc,failed,bad file,\nd,,,3.0\n")
         _click(page, "Upload a CSV")
         page.locator('input[type="file"]').set_input_files(str(table))
-        page.get_by_text("mine.csv: 3 of 3 rows").wait_for(timeout=60_000)
+        page.get_by_text("mine.csv: 4 of 4 rows").wait_for(timeout=60_000)  # the row without a status too
         _settle(page)
         chips = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Status").inner_text()
-        assert "failed" in chips and "ok" in chips
+        assert "failed" in chips and "ok" in chips and "(no status)" in chips
         page.screenshot(path=str(shots / "switch_Cohort.png"), full_page=True)
         browser.close()

@@ -2,7 +2,8 @@
 viewer uses (:mod:`medvit.viewer.samples`), made once per test session.
 
 They run the bundles' own cohort functions at small sizes: the real retina photograph
-(``skimage.data.retina``, halved) through the PVBM pipeline; a synthetic DICOM brain case at
+(``skimage.data.retina``, halved; its astronaut photo, refused as not a fundus photograph) through
+the PVBM pipeline; a synthetic DICOM brain case at
 5 mm and chest X-rays through Swin UNETR and the ViT with random weights (a trained toy
 network takes minutes): their rows say so, and the pages show that warning, which the tests check.
 """
@@ -27,11 +28,13 @@ def brain_tumour_step(folder: Path) -> list[str]:
 
 
 def fundus_step(folder: Path) -> list[str]:
-    """The retina photograph at half size through the PVBM cohort function, with its overlay."""
+    """The retina photograph at half size (and a second case) through the PVBM cohort function, with
+    its overlay; scikit-image's astronaut photo beside them, an error row (not a fundus photograph)."""
     from PIL import Image
+    from skimage.data import astronaut
 
-    from medvit.pvbm.cohort import run_biomarker_cohort
     from medvit.data import fundus_photo
+    from medvit.pvbm.cohort import run_biomarker_cohort
 
     photos = folder / "photos"
     photos.mkdir(parents=True)
@@ -39,6 +42,7 @@ def fundus_step(folder: Path) -> list[str]:
         photo.resize((photo.width // 2, photo.height // 2), Image.Resampling.LANCZOS).save(photos / "retina.jpg",
                                                                                           quality=95)
     fundus_second_photo(photos)
+    Image.fromarray(astronaut()).save(photos / "not_a_fundus.png")  # refused by the bundle's fundus check
     run_biomarker_cohort(photos, folder / "biomarkers.csv", overlay_dir=str(folder / "overlays"), progress=False)
     return ["retina photograph at half size through the PVBM pipeline (viewer tests)"]
 

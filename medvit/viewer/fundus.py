@@ -12,7 +12,8 @@ from medvit.pvbm.cohort import bundle_dir, bundle_overrides
 from medvit.pvbm.geometry import vessel_skeleton
 from medvit.pvbm.masks import VesselMasks
 from medvit.pvbm.overlay import COLOURS, display_photo, overlay_image
-from medvit.pvbm.photo import channels_last
+from medvit.pvbm.photo import channels_last, read_photo_rc
+from medvit.pvbm.quality import FundusQuality, assess_fundus_photo
 
 SKELETON_COLOUR = (0, 0, 0)  # drawn inside the vessels' tint
 
@@ -48,6 +49,14 @@ def analyse_photo(path: str | os.PathLike, segmentation: str = "classical", chec
     masks = data["masks"]
     return FundusAnalysis(channels_last(data["image"]), masks, data["disc"], data["points"], data["row"],
                           vessel_skeleton(masks.vessels))
+
+
+def photo_quality(path: str | os.PathLike) -> tuple[np.ndarray, FundusQuality]:
+    """The photo as the bundle reads it, (H, W, 3) uint8 to show, and whether it is a fundus
+    photograph (the bundle's own check, :func:`medvit.pvbm.quality.assess_fundus_photo`, with
+    its measures): the page shows a refused photo and why, without running the pipeline."""
+    photo = read_photo_rc(path)
+    return display_photo(photo), assess_fundus_photo(photo)
 
 
 # units of the biomarker columns (medvit.pvbm.pipeline's CSV contract; "artery_" / "vein_" columns as theirs)

@@ -31,6 +31,7 @@ OUTPUT_TABLES = {
     "predictions.csv": "cxr",
 }
 COHORT_COLUMNS = ("image", "status", "error")
+NO_STATUS = "(no status)"  # what a row whose status cell is empty is called
 # what each case page reads from its bundle's table besides the cohort columns
 PAGE_COLUMNS = {
     "volume": ("segmentation", "wt_ml", "tc_ml", "et_ml", "ncr_ml", "ed_ml", "spacing_mm", "qc_flags"),
@@ -124,6 +125,19 @@ def save_upload(name: str, data: bytes, dest_dir: str | os.PathLike, max_bytes: 
     return files[0] if len(files) == 1 else folder
 
 
+def upload_title(name: str, path: str | os.PathLike) -> str:
+    """What an upload is called on its page: the file's name; a zip extracted to a folder (a
+    DICOM series) by the zip's name, not the folder's (``<stem>_files``, made up here). Its
+    series are labelled by their SeriesDescription where the page lists them.
+
+    Args:
+        name: the uploaded file's name, as the browser sent it.
+        path: what :func:`save_upload` returned for it.
+    """
+    path = Path(path)
+    return safe_name(name) if path.is_dir() else path.name
+
+
 @dataclass
 class Study:
     """An image opened for viewing: the array (spatial axes first, channels last when any),
@@ -208,6 +222,8 @@ def read_cohort_table(path: str | os.PathLike, required: tuple[str, ...] = ("ima
     if "error" not in table.columns:
         table["error"] = ""
     table["error"] = table["error"].fillna("")
+    # a row without a status is one of its own kind: filters offer it, counts take it as not ok
+    table["status"] = table["status"].fillna("").str.strip().replace("", NO_STATUS)
     return table
 
 

@@ -17,7 +17,7 @@ from medvit.batch.worker import error_message
 from medvit.errors import MedvitError
 from medvit.viewer.samples import SAMPLES, sample_available, sample_notes
 from medvit.viewer.samples import sample_output as make
-from medvit.viewer.studies import OUTPUT_TABLES, find_output_table, locate_input, save_upload
+from medvit.viewer.studies import OUTPUT_TABLES, find_output_table, locate_input, save_upload, upload_title
 from medvit.viewer.studies import open_output as opener
 from medvit.viewer.uploads import remove_ended_sessions, remove_stale_servers, session_folder, uploads_root
 
@@ -54,6 +54,15 @@ def synced(key: str, default) -> str:
     agree. The value starts as ``default``."""
     st.session_state[key] = st.session_state.get(key, default)
     return key
+
+
+def remembered(key: str, default) -> str:
+    """A :func:`synced` key whose value outlives its widget being hidden: Streamlit forgets a
+    widget's value after a run that does not draw it, so a field shown again (a checkpoint path
+    after "none" was chosen) would come back empty. Its last value is kept under a key of its own."""
+    kept = f"_kept_{key}"
+    st.session_state[kept] = st.session_state.get(key, st.session_state.get(kept, default))
+    return synced(key, st.session_state[kept])
 
 
 def identity_key(*identity) -> str:
@@ -152,8 +161,17 @@ def uploaded_path(page: str, types: list[str], label: str) -> Path | None:
         with readable_errors():
             folder = upload_dir()
             left = check_session_quota(folder, len(data))
-            saved[upload.file_id] = save_upload(upload.name, data, folder / digest, max_bytes=min(left, MAX_ZIP_BYTES))
+            saved[upload.file_id] = path = save_upload(upload.name, data, folder / digest,
+                                                       max_bytes=min(left, MAX_ZIP_BYTES))
+            st.session_state.setdefault("upload_titles", {})[str(path)] = upload_title(upload.name, path)
     return saved[upload.file_id]
+
+
+def upload_name(path: Path) -> str:
+    """What an upload saved by :func:`uploaded_path` is called on its page (see
+    :func:`medvit.viewer.studies.upload_title`): the zip's name for a DICOM series, not the
+    folder it was extracted to."""
+    return st.session_state.get("upload_titles", {}).get(str(path), path.name)
 
 
 @st.cache_resource(show_spinner=False, max_entries=3)
@@ -213,20 +231,23 @@ def output_table_mtime(folder: str) -> float:
         return find_output_table(folder).stat().st_mtime
 
 
-def case_picker(output, page: str) -> str:
-    """Select box over the table's successful rows; the failed ones are listed with their error."""
+def case_picker(output, page: str, include_failed: bool = False) -> str:
+    """Select box over the table's successful rows (and its failed ones, marked, where the page
+    can show why they failed); the failed ones are listed with their error."""
     ok = output.table[output.table["status"] == "ok"]
     failed = output.failed()
     if len(failed):
         with st.sidebar.expander(f"{len(failed)} failed case(s)"):
             for _, row in failed.iterrows():
                 st.write(f"**{row['image']}**: {row['error']}")
-    if ok.empty:
+    if ok.empty and not include_failed:
         st.error(f"{output.table_path}: no case of this run succeeded; see the failed cases in the sidebar.")
         st.stop()
-    images = list(ok["image"])
+    images = list(ok["image"]) + (list(failed["image"]) if include_failed else [])
+    marked = set(failed["image"])
     # a case of another study is not kept: the first case of this one is shown, and the box says so
-    return st.sidebar.selectbox("Case", images, key=synced(f"{page}_case", images[0]))
+    return st.sidebar.selectbox("Case", images, key=synced(f"{page}_case", images[0]),
+                                format_func=lambda image: f"{image} (failed)" if image in marked else image)
 
 
 def weights_warning(row) -> None:
@@ -234,6 +255,25 @@ def weights_warning(row) -> None:
     if weights.startswith("random"):
         st.warning("These results come from a network with **random weights** (no checkpoint was given): "
                    "they show the pipeline, not a finding.")
+
+
+UNCHECKED = "Not checked: this row has no QC measures (a run of an older medvit, or with the check turned off)."
+
+
+def qc_panel(measures, flags: list[str], passed: str, heading: str = "Quality control") -> None:
+    """The case's quality control: each flag as a warning (or ``passed`` as a success line when
+    there is none; :data:`UNCHECKED` when there is nothing measured either), then its measures
+    with their units and the range the method expects (:func:`medvit.viewer.qc.qc_measures`)."""
+    st.subheader(heading)
+    for flag in flags:
+        st.warning(flag, icon=":material/warning:")
+    if not flags and len(measures):
+        st.success(passed, icon=":material/check_circle:")
+    elif not flags:
+        st.info(UNCHECKED)
+    if len(measures):
+        # the CSV column each line comes from stays in the data (the download, tests) but not on screen
+        st.dataframe(measures, hide_index=True, key="qc_measures", column_config={"column": None})
 
 
 @dataclass
@@ -248,7 +288,7 @@ class Opened:
 
 
 def open_study(page: str, *, bundle: str, upload_types: list[str], upload_label: str, upload_prompt: str,
-               making: str, inputs: str) -> Opened:
+               making: str, inputs: str, include_failed: bool = False) -> Opened:
     """The sidebar's study choice for a case page, resolved to the input to show.
 
     Sample results (made on first use), a bundle's output folder (its case picked from the table,
@@ -260,6 +300,7 @@ def open_study(page: str, *, bundle: str, upload_types: list[str], upload_label:
         upload_types, upload_label, upload_prompt: the uploader's suffixes, label and empty-state text.
         making: what the spinner says while the sample is made.
         inputs: what the inputs are called ("Photographs", ...), for the folder box.
+        include_failed: offer the table's failed rows in the Case box too (the page shows their error).
     """
     source = choose_source(page, upload_types)
     with readable_errors():
@@ -268,7 +309,7 @@ def open_study(page: str, *, bundle: str, upload_types: list[str], upload_label:
             if path is None:
                 st.info(upload_prompt)
                 st.stop()
-            return Opened(path, path.name)
+            return Opened(path, upload_name(path))
         if source == SAMPLE:
             folder = sample_or_prompt(page, making)
             sample_banner(page)
@@ -279,7 +320,7 @@ def open_study(page: str, *, bundle: str, upload_types: list[str], upload_label:
                 st.info(f"Enter the output folder of a `{bundle}` run (it holds {table}) in the sidebar.")
                 st.stop()
         output = open_output(str(folder), page, output_table_mtime(str(folder)))
-        name = case_picker(output, page)
+        name = case_picker(output, page, include_failed)
         row = output.table[output.table["image"] == name].iloc[0]
         root = st.sidebar.text_input(f"{inputs} folder (when not found)", key=synced(f"{page}_root", ""),
                                      help="The run's --dataset_dir.")
@@ -314,7 +355,7 @@ def network_choice(label: str, key: str, toy, arguments, checkpoint_label: str, 
         with st.spinner("Training the demo's toy network (once)..."):
             return toy() or ("", "{}")
     if choice == CHECKPOINT_FILE:
-        return st.sidebar.text_input(checkpoint_label, key=synced(f"{key}_ckpt", "")).strip(), arguments()
+        return st.sidebar.text_input(checkpoint_label, key=remembered(f"{key}_ckpt", "")).strip(), arguments()
     return "", "{}"
 
 

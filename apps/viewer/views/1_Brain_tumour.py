@@ -13,6 +13,7 @@ from medvit.viewer.display import (AUTO_WINDOW, CUSTOM_WINDOW, OVERLAY_STYLES, P
                                    clicked, overlay, plane_slice, probe, scrolled)
 from medvit.viewer.figures import slice_figure
 from medvit.viewer.plane_view import panel, probe_line, view_data
+from medvit.viewer.qc import flags_of, qc_measures
 
 PAGE = "volume"
 w.header("Brain tumour segmentation", "Swin UNETR (BraTS TC / WT / ET).")
@@ -48,6 +49,10 @@ study = w.open_study(
     making="Making the sample once: training a tiny Swin UNETR on synthetic brain cases, then segmenting two "
            "cases (a few minutes of CPU)...", inputs="Cases")
 row = study.row
+flags = flags_of(row.get("qc_flags")) if row is not None else []
+if flags:  # before the planes: what they show may not be a tumour
+    st.warning(f"Quality control flagged this case ({len(flags)} flag(s), under *Quality control* below): "
+               + "; ".join(flags), icon=":material/warning:")
 with w.readable_errors(), st.spinner(f"Reading {study.name}..."):
     if row is None:
         view = load_image(str(study.path))
@@ -167,7 +172,9 @@ with left:
             metric.metric(f"{region.upper()} ({REGIONS[region.upper()]['name']})", f"{float(row[f'{region}_ml']):.1f} mL")
             metric.markdown(f"<span style='color:{colour}'>■</span> overlay colour", unsafe_allow_html=True)
         st.caption(f"necrosis / non-enhancing core {float(row['ncr_ml']):.1f} mL · oedema {float(row['ed_ml']):.1f} mL"
-                   f" · spacing {row['spacing_mm']} mm · QC: {row['qc_flags'] or 'none'}")
+                   f" · spacing {row['spacing_mm']} mm")
+        w.qc_panel(qc_measures(row), flags, "No QC flag: the input looks like BraTS data and the segmentation "
+                   "lies inside the head, smaller than a brain.")
 with right:
     st.subheader("Voxel probe")
     lines = [f"voxel (x, y, z) **{found['voxel']}** · RAS **{found['ras_mm']}** mm"]

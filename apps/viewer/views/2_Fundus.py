@@ -1,14 +1,25 @@
 """Fundus page: vessels (arteries red / veins blue with an A/V mask), optic disc, zone B, skeleton
 points and the PVBM biomarkers of one photograph."""
 
+import contextlib
+
 import pandas as pd
 import streamlit as st
 
+from medvit.errors import MedvitError
 from medvit.viewer import widgets as w
+from medvit.viewer.qc import is_qc_column, qc_measures, refused_as_not_fundus
 
 PAGE = "fundus"
 PHOTO_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "dcm"]
 w.header("Retinal vessel biomarkers", "PVBM biomarkers of a fundus photograph.")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def photo_check(path: str, mtime: float):
+    from medvit.viewer.fundus import photo_quality
+
+    return photo_quality(path)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -24,8 +35,39 @@ study = w.open_study(
     upload_prompt="Upload a fundus photograph in the sidebar; it is measured here with the bundle's pipeline "
                   "(classical vessel segmentation).",
     making="Making the sample once: the retina photograph of scikit-image through the PVBM bundle...",
-    inputs="Photographs")
+    inputs="Photographs", include_failed=True)
 row, name = study.row, study.name
+ACCEPTED = ("Accepted: a fundus photograph (a round field of view on a dark surround, the colours of a retina), "
+            "measured by the PVBM bundle's own check.")
+
+
+def refused(error: str, not_fundus: bool, photo, quality) -> None:
+    """A photo without biomarkers: the photo (when it reads), why, and its QC verdict and measures
+    (measured now: an error row has none); the page stops."""
+    picture, verdict = st.columns([3, 2])
+    if photo is not None:
+        picture.image(photo, caption=name)
+    with verdict:
+        if not_fundus:
+            st.error(f"**{name}: rejected, not a fundus photograph.** No biomarkers were measured; the checks "
+                     "that failed are below.", icon=":material/block:")
+        else:
+            st.error(f"**{name}: no biomarkers.** {error}", icon=":material/error:")
+        if quality is not None:
+            w.qc_panel(qc_measures(quality.measures), quality.problems, ACCEPTED)
+    st.stop()
+
+
+if row is None or row["status"] != "ok":  # an upload, or a failed row: is it a fundus photograph at all?
+    photo = quality = None
+    # an upload that does not read is a message; a failed row's photo may not read either (its error says why)
+    with w.readable_errors() if row is None else contextlib.suppress(MedvitError, OSError), \
+            st.spinner(f"Checking {name}..."):
+        photo, quality = photo_check(str(study.path), study.path.stat().st_mtime)
+    if row is not None:
+        refused(row["error"], refused_as_not_fundus(row["error"]), photo, quality)
+    if quality.problems:
+        refused("", True, photo, quality)
 with w.readable_errors(), st.spinner(f"Measuring {name}..."):
     analysis = analyse(str(study.path), study.path.stat().st_mtime)
 
@@ -54,9 +96,12 @@ with table:
     scale = values.get("pixel_size_um")
     st.caption(f"Pixel size {float(scale):.2f} µm: sizes also in mm." if scale == scale and scale is not None else
                "Sizes in pixels: the pixel size is not known (give the run --pixel_size_um or --fov_mm for mm).")
-    frame = pd.DataFrame({"biomarker": list(values), "value": [str(v) if isinstance(v, str) else f"{float(v):.6g}"
-                                                                if v == v else "" for v in values.values()],
-                          "unit": [biomarker_unit(name) for name in values]})
+    biomarkers = {k: v for k, v in values.items() if not is_qc_column(k)}  # the QC measures: their own panel
+    frame = pd.DataFrame({"biomarker": list(biomarkers),
+                          "value": [str(v) if isinstance(v, str) else f"{float(v):.6g}" if v == v else ""
+                                    for v in biomarkers.values()],
+                          "unit": [biomarker_unit(name) for name in biomarkers]})
     st.dataframe(frame, hide_index=True, height="content")  # every row, no inner scrolling
     st.download_button("Download as CSV", pd.DataFrame([values]).to_csv(index=False).encode(),
                        file_name=f"{name.rsplit('.', 1)[0]}_biomarkers.csv", mime="text/csv")
+    w.qc_panel(qc_measures(values), [], ACCEPTED)

@@ -67,7 +67,7 @@ if row is None:  # an upload: classify it here with the demo's toy network or a 
         "Classify with", "cxr_model", toy_cxr_classifier, checkpoint_label="Fine-tuned checkpoint (.pt / .pth)",
         arguments=lambda: json.dumps({"name": st.sidebar.selectbox(
             "Architecture", ["vit_small_patch16", "vit_base_patch16", "vit_large_patch16"],
-            key=w.synced("cxr_arch", "vit_small_patch16"))}),
+            key=w.remembered("cxr_arch", "vit_small_patch16"))}),
         help="The toy network is trained once on first use (about a minute) by `medvit demo`'s chest X-ray step "
              "on phantoms: it shows the path, it knows no real disease.")
     if checkpoint:

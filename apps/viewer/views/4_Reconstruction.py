@@ -46,7 +46,7 @@ from medvit.viewer.recon import toy_varnet  # noqa: E402
 
 checkpoint, network_json = w.network_choice(
     "VarNet", "varnet", toy_varnet, checkpoint_label="VarNet checkpoint (.pt / .ckpt)",
-    arguments=lambda: st.sidebar.text_input("VarNet arguments (JSON)", key=w.synced("varnet_args", "{}"),
+    arguments=lambda: st.sidebar.text_input("VarNet arguments (JSON)", key=w.remembered("varnet_args", "{}"),
                                             help='e.g. {"num_cascades": 12, "chans": 18, "sens_chans": 8}'),
     help="The toy network is trained once on first use (a few CPU minutes) by `medvit demo`'s CMRxRecon step; "
          "a checkpoint file is one the bundle's train.json wrote, or a fastMRI VarNet release.")

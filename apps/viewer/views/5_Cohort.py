@@ -4,6 +4,7 @@ its failed cases with their error, and a click-through to a case's page."""
 import streamlit as st
 
 from medvit.viewer import widgets as w
+from medvit.viewer.qc import FLAGS, flagged, qc_columns
 from medvit.viewer.studies import OUTPUT_TABLES, group_columns, numeric_columns
 
 PAGE = "cohort"
@@ -56,21 +57,30 @@ with w.readable_errors():
 
 ok = table[table["status"] == "ok"]
 failed = table[table["status"] != "ok"]
-a, b, c = st.columns(3)
-a.metric("Cases", len(table))
-b.metric("Succeeded", len(ok))
-c.metric("Failed", len(failed))
+has_flags = FLAGS in table.columns
+marked = flagged(table)
+counts = st.columns(4 if has_flags else 3)
+counts[0].metric("Cases", len(table))
+counts[1].metric("Succeeded", len(ok))
+counts[2].metric("Failed", len(failed))
+if has_flags:
+    counts[3].metric("QC flagged", int(marked.sum()), help="Rows whose qc_flags hold a warning (their status stays ok).")
 
 # --- filters ------------------------------------------------------------------------------------------
 # Each table has its own filters (the keys name it): a filter set on another table (its statuses,
 # its columns' ranges) is never applied to this one while the controls show something else.
 st.sidebar.subheader("Filters")
 table_id = w.identity_key(name, list(table.columns), len(table))
-statuses = sorted(table["status"].dropna().unique())
+statuses = sorted(table["status"].unique())  # an empty status is read as its own ("(no status)")
 keep = st.sidebar.multiselect("Status", statuses, key=w.synced(f"status_filter_{table_id}", statuses))
+QC_CHOICES = ("all rows", "flagged only", "not flagged")
+qc_choice = st.sidebar.radio("QC flags", QC_CHOICES, key=w.synced(f"qc_filter_{table_id}", QC_CHOICES[0]),
+                             horizontal=True) if has_flags else QC_CHOICES[0]
 text = st.sidebar.text_input("Case name contains", key=w.synced(f"name_filter_{table_id}", ""))
 numbers = numeric_columns(table)
 filtered = table[table["status"].isin(keep)]
+if qc_choice != QC_CHOICES[0]:
+    filtered = filtered[marked.loc[filtered.index] == (qc_choice == QC_CHOICES[1])]
 if text:
     filtered = filtered[filtered["image"].astype(str).str.contains(text, case=False, regex=False)]
 if numbers:
@@ -83,7 +93,12 @@ if numbers:
 
 st.subheader(f"{name}: {len(filtered)} of {len(table)} rows")
 shown = filtered.drop(columns=[c for c in ("settings_hash", "input_hash") if c in filtered.columns])
-st.dataframe(shown, hide_index=True, key="table")
+# the cohort columns and the QC ones first: a flag is read beside the case it warns about
+qc = qc_columns(shown.columns)
+first = [c for c in ("image", "status", *qc, "error") if c in shown.columns]
+shown = shown[first + [c for c in shown.columns if c not in first]]
+st.dataframe(shown, hide_index=True, key="table",
+             column_config={FLAGS: st.column_config.TextColumn(FLAGS, width="large", help="QC warnings")})
 
 # --- distributions ------------------------------------------------------------------------------------
 if numbers and len(ok):
