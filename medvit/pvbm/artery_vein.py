@@ -144,13 +144,26 @@ def _segment_features(photo, vessels, fov, segments, owner, count, sigma) -> np.
     """(N, 2) per segment: mean red over its vessel pixels and over its centre line, as a ratio to
     the local vessel-free background (normalised convolution: vessels and the outside left out)."""
     background_mask = (fov & ~ndi.binary_dilation(vessels, iterations=2)).astype(np.float32)
-    weight = ndi.gaussian_filter(background_mask, sigma)
-    index = np.arange(1, count + 1)
     red = photo[..., 0]
-    background = ndi.gaussian_filter(red * background_mask, sigma) / np.maximum(weight, 1e-6)
+    background = _smooth_background(red, background_mask, sigma)
     contrast = red / np.maximum(background, 1e-3)
+    index = np.arange(1, count + 1)
     columns = [ndi.mean(contrast, owner, index), ndi.mean(contrast, segments, index)]
     return np.nan_to_num(np.stack(columns, axis=1), nan=1.0)
+
+
+def _smooth_background(image: np.ndarray, weights: np.ndarray, sigma: float, step: int = 4) -> np.ndarray:
+    """Normalised convolution of ``image`` with weights 0 / 1 (H, W): the weighted Gaussian mean
+    over ``sigma`` px. Computed on ``step``-pixel block means (a 27-px background needs no finer
+    grid; a fifth of the time on a 1411² photo) and interpolated back; (H, W) float32."""
+    height, width = image.shape
+    pad = ((0, -height % step), (0, -width % step))
+    blocks = [np.pad(a, pad, mode="edge").reshape((height + pad[0][1]) // step, step, -1, step).mean(axis=(1, 3))
+              for a in (image * weights, weights)]
+    smooth_sum, smooth_weight = (ndi.gaussian_filter(b.astype(np.float32), sigma / step) for b in blocks)
+    coarse = smooth_sum / np.maximum(smooth_weight, 1e-6)
+    full = ndi.zoom(coarse, step, order=1, mode="nearest", grid_mode=True)
+    return full[:height, :width]
 
 
 def _cluster_scores(features: np.ndarray, measured: np.ndarray) -> np.ndarray:
