@@ -54,7 +54,7 @@ from skimage.morphology import skeletonize
 from medvit.errors import MedvitError
 from medvit.pvbm.vessels import fov_diameter
 
-__all__ = ["ArteryVeinMasks", "classify_arteries_veins", "av_accuracy"]
+__all__ = ["ArteryVeinMasks", "av_accuracy", "classify_arteries_veins"]
 
 EIGHT = np.ones((3, 3), dtype=bool)
 

@@ -26,8 +26,14 @@ from medvit.bundle.transforms import case_output_path, source_path
 from medvit.bundle.workflow import add_to_row
 from medvit.errors import MedvitError
 from medvit.pvbm.artery_vein import classify_arteries_veins
-from medvit.pvbm.masks import VesselMasks, find_mask, mask_channels, masks_from_channels, read_vessel_masks
 from medvit.pvbm.fovea import fovea_columns
+from medvit.pvbm.masks import (
+    VesselMasks,
+    find_mask,
+    mask_channels,
+    masks_from_channels,
+    read_vessel_masks,
+)
 from medvit.pvbm.optic_disc import disc_override, locate_optic_disc, read_disc_overrides
 from medvit.pvbm.overlay import write_overlay
 from medvit.pvbm.photo import GREY_MESSAGE, channels_first, channels_last, fundus_photo
