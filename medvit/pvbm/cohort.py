@@ -22,7 +22,7 @@ BUNDLE_NAME = "pvbm_vessel_biomarkers"
 # run_biomarker_cohort's options → the config ids they set (the others keep their names)
 OPTION_IDS = {"checkpoint": "ckpt_path"}
 OPTIONS = ("masks_dir", "disc_csv", "segmentation", "checkpoint", "network", "definitions", "roi_radius", "region",
-           "pixel_size_um", "fov_mm", "fractal", "overlay_dir", "device")
+           "pixel_size_um", "fov_mm", "fractal", "overlay_dir", "device", "classify_av")
 
 
 def bundle_dir() -> Path:
@@ -42,11 +42,13 @@ def _masks_are_av(masks_dir: str | None, images: list[Path]) -> bool:
 
 
 def cohort_columns(images: list[Path], segmentation: str, masks_dir: str | os.PathLike | None = None,
-                   pixel_size_um: float | None = None, fov_mm: float | None = None) -> list[str]:
+                   pixel_size_um: float | None = None, fov_mm: float | None = None,
+                   classify_av: bool = False) -> list[str]:
     """The cohort table's result columns (:func:`~medvit.pvbm.pipeline.biomarker_columns`): artery /
-    vein ones when the user's masks label them, physical sizes when the scale is known; then the
-    photo's quality measures (:data:`~medvit.pvbm.quality.QUALITY_COLUMNS`)."""
-    av = segmentation == "masks" and _masks_are_av(os.fspath(masks_dir) if masks_dir else None, images)
+    vein ones when the user's masks label them or ``classify_av``, physical sizes when the scale is
+    known; then the photo's quality measures (:data:`~medvit.pvbm.quality.QUALITY_COLUMNS`)."""
+    av = bool(classify_av) or (segmentation == "masks"
+                               and _masks_are_av(os.fspath(masks_dir) if masks_dir else None, images))
     return [*biomarker_columns(av=av, physical=bool(pixel_size_um or fov_mm)), *QUALITY_COLUMNS]
 
 
@@ -98,7 +100,8 @@ def run_biomarker_cohort(
         workers, scheduler, anonymise, resume, progress: as :func:`medvit.batch.run_cohort`.
         **options: ``masks_dir``, ``disc_csv``, ``segmentation``, ``checkpoint``, ``network``,
             ``definitions``, ``roi_radius``, ``pixel_size_um``, ``fov_mm``, ``fractal``,
-            ``overlay_dir``, ``device`` (see :func:`bundle_overrides` and the bundle's README).
+            ``overlay_dir``, ``device``, ``classify_av`` (see :func:`bundle_overrides` and the
+            bundle's README).
 
     A bad image never stops the run: its row has ``status`` "error" and the reason. A re-run
     skips images done with the same settings. Returns the table as a pandas DataFrame.

@@ -31,10 +31,11 @@ PHYSICAL_CRE = {"crae_knudtson": ("_mm", 1), "crve_knudtson": ("_mm", 1)}
 
 
 def biomarker_columns(av: bool = False, physical: bool = False) -> list[str]:
-    """The CSV contract's result columns (after ``image, status, error``), in order."""
+    """The CSV contract's result columns (after ``image, status, error``), in order; with ``av``
+    (artery / vein masks given or classified) the artery / vein columns, ``avr`` and ``av_source``."""
     columns = [*DISC_KEYS, *BIOMARKER_KEYS]
     if av:
-        columns += list(CRE_KEYS)
+        columns += [*CRE_KEYS, "avr"]
         columns += [f"{vessel}_{key}" for vessel in ("artery", "vein") for key in BIOMARKER_KEYS]
     if physical:
         prefixes = ("", "artery_", "vein_") if av else ("",)
@@ -43,7 +44,7 @@ def biomarker_columns(av: bool = False, physical: bool = False) -> list[str]:
         if av:
             columns += [f"{key}{unit}" for key, (unit, _) in PHYSICAL_CRE.items()]
         columns += ["pixel_size_um"]
-    return columns + ["disc_confidence", *FOVEA_KEYS, "disc_source", "segmentation"]
+    return columns + ["disc_confidence", *FOVEA_KEYS, "disc_source", "segmentation"] + (["av_source"] if av else [])
 
 
 def measure_masks(
@@ -87,9 +88,15 @@ def measure_masks(
     if masks.has_av:
         cre = central_retinal_equivalents(masks.arteries, masks.veins, x, y, r, pixel_size_um=pixel_size_um)
         row.update({key: cre[key] for key in CRE_KEYS})
+        row["avr"] = arteriovenous_ratio(cre["crae_knudtson"], cre["crve_knudtson"])
     if pixel_size_um:
         row.update(physical_sizes(row, pixel_size_um))
     return (row, points) if return_points else row
+
+
+def arteriovenous_ratio(crae: float, crve: float) -> float:
+    """AVR = CRAE / CRVE (Knudtson's, so unit-free); NaN unless both are measured."""
+    return crae / crve if math.isfinite(crae) and math.isfinite(crve) and crve > 0 else math.nan
 
 
 def physical_sizes(row: dict, pixel_size_um: float) -> dict[str, float]:

@@ -4,7 +4,7 @@
 :class:`FundusPhotod` (checks, [0, 1]), :class:`FundusQualityd` (is it a fundus photograph?),
 :class:`FieldOfViewd` (classical segmentation),
 :class:`LoadVesselMasksd` (the user's masks). ``postprocessing`` (after MONAI's ``Activationsd``
-and ``AsDiscreted`` on the vessel logits): :class:`VesselMasksd` → :class:`OpticDiscd` → :class:`Fovead` →
+and ``AsDiscreted`` on the vessel logits): :class:`VesselMasksd` → :class:`OpticDiscd` → :class:`Fovead` → :class:`ArteryVeind` →
 :class:`VesselBiomarkersd` (the row) → :class:`SaveOverlayd`.
 
 Tensors are channel-first in (row, column) order: the photo (C, H, W), masks (C, H, W).
@@ -25,8 +25,15 @@ from monai.transforms import MapTransform
 from medvit.bundle.transforms import case_output_path, source_path
 from medvit.bundle.workflow import add_to_row
 from medvit.errors import MedvitError
-from medvit.pvbm.masks import find_mask, mask_channels, masks_from_channels, read_vessel_masks
+from medvit.pvbm.artery_vein import classify_arteries_veins
 from medvit.pvbm.fovea import fovea_columns
+from medvit.pvbm.masks import (
+    VesselMasks,
+    find_mask,
+    mask_channels,
+    masks_from_channels,
+    read_vessel_masks,
+)
 from medvit.pvbm.optic_disc import disc_override, locate_optic_disc, read_disc_overrides
 from medvit.pvbm.overlay import write_overlay
 from medvit.pvbm.photo import GREY_MESSAGE, channels_first, channels_last, fundus_photo
@@ -206,6 +213,41 @@ class Fovead(MapTransform):
             row = fovea_columns(channels_last(d[key]), d[self.disc_key], fov,
                                 masks.vessels if masks is not None else None)
             d = add_to_row(d, row)
+        return d
+
+
+class ArteryVeind(MapTransform):
+    """Artery / vein masks for the CRAE / CRVE / AVR columns: the user's, when the masks under
+    ``keys`` (:class:`~medvit.pvbm.masks.VesselMasks`) label them (``av_source`` "given"); else,
+    with ``classify``, :func:`~medvit.pvbm.artery_vein.classify_arteries_veins` of the vessels on
+    the photo (``image_key``, (C, H, W)) around the disc (``disc_key``), in the field of view
+    (``fov_key``, or found on the photo) — ``av_source`` "classified"; else nothing changes.
+
+    Raises:
+        MedvitError: classification asked of a grey photo ("<file>: ... needs a colour photo").
+    """
+
+    def __init__(self, keys: KeysCollection = "masks", image_key: str = "image", disc_key: str = "disc",
+                 fov_key: str = "fov", classify: bool = True, allow_missing_keys: bool = False):
+        super().__init__(keys, allow_missing_keys)
+        self.image_key, self.disc_key, self.fov_key, self.classify = image_key, disc_key, fov_key, bool(classify)
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            masks = d[key]
+            if masks.has_av:
+                d = add_to_row(d, {"av_source": "given"})
+                continue
+            if not self.classify:
+                continue
+            photo = channels_last(d[self.image_key])
+            if photo.ndim != 3:
+                raise MedvitError(f"{source_path(d, self.image_key)}: artery/vein classification needs a colour photo")
+            fov = _numpy(d[self.fov_key])[0] > 0.5 if self.fov_key in d else field_of_view(photo)
+            labels = classify_arteries_veins(photo, masks.vessels, d[self.disc_key], fov)
+            d[key] = VesselMasks(masks.vessels, labels.arteries, labels.veins)
+            d = add_to_row(d, {"av_source": "classified"})
         return d
 
 
