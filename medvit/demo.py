@@ -16,6 +16,9 @@ import numpy as np
 from medvit.bundle.run import run_config as _bundle_run
 from medvit.errors import MedvitError
 
+# the marker a finished step leaves in its folder (its report lines): the viewer's samples use it
+COMPLETE = ".complete"
+
 
 def step_read_samples(out: Path) -> list[str]:
     """Read the real sample files medvit is tested on and save what it read."""
@@ -73,6 +76,19 @@ def step_pvbm_biomarkers(out: Path) -> list[str]:
     return [f"retina.jpg: {values}", f"wrote {out / 'biomarkers.csv'} and {out / 'overlays' / 'retina_jpg_overlay.png'}"]
 
 
+# BraTS demo: a SwinUNETR of feature size 12 (the smallest its attention heads allow) trained on
+# 64 × 64 × 32 crops (the smallest a Swin UNETR trains on: its bottleneck keeps 2 × 2 × 1 voxels)
+# of synthetic cases at 4 mm, mostly centred on the tumour, with a high learning rate: it learns the
+# bright lesion in a few dozen steps.
+BRATS_DEMO_NETWORK = {"network_args#feature_size": 12}
+BRATS_DEMO_TRAIN_ROI = [64, 64, 32]
+BRATS_DEMO_INFER_ROI = [64, 64, 64]  # inference windows must be ≥ 64 per axis (one window covers a 4 mm brain)
+BRATS_DEMO_SPACING = 4.0
+BRATS_DEMO_CASES = 4  # the first validates and keeps the best epoch's checkpoint
+BRATS_DEMO_TRAINING = {"max_epochs": 6, "val_interval": 3, "warmup_epochs": 1, "learning_rate": 3e-3,
+                       "num_workers": 0, "legacy_merging": False, "crop": "@tumour_crop", "output_bias": -3.0}
+
+
 def step_brats_swin_unetr(out: Path) -> list[str]:
     """Swin UNETR bundle on synthetic BraTS-like cases (NIfTI and DICOM), with a tiny network
     trained here first (no checkpoint is shipped)."""
@@ -82,25 +98,25 @@ def step_brats_swin_unetr(out: Path) -> list[str]:
     from medvit.brats import write_brats_case
     from medvit.brats.synthetic import write_brats_dicom_case
     from medvit.brats.evaluation import region_scores
-
-    bundle = bundles_root() / "brats_swin_unetr_segmentation"
-    small = {"network_args#feature_size": 12, "roi_size": [64, 64, 64]}
-    for seed in range(4):
-        write_brats_case(out / "training", f"train_{seed}", seed=100 + seed, spacing=3.0)
-    _bundle_run(bundle, "train.json", bundle_root=str(out / "trained"), dataset_dir=str(out / "training"),
-                max_epochs=DEMO_TRAIN_EPOCHS, val_interval=DEMO_TRAIN_EPOCHS, warmup_epochs=1, learning_rate=1e-3,
-                num_workers=0, legacy_merging=False, crop="@tumour_crop", output_bias=-3.0, **small)
-    cases = out / "cases"
-    write_brats_case(cases, "synthetic_nifti", seed=1, spacing=3.0)
-    write_brats_dicom_case(cases, "synthetic_dicom", seed=2, spacing=3.0)
-    _bundle_run(bundle, "inference.json", dataset_dir=str(cases), output_dir=str(out / "results"),
-                ckpt_path=str(out / "trained" / "models" / "model.pt"), legacy_merging=False, overlap=0.25,
-                progress=False, **small)
     from medvit.io import read_image
 
-    lines = [f"trained SwinUNETR (feature size 12, the bundle's train.json) for {DEMO_TRAIN_EPOCHS} epochs on 4 "
-             "synthetic cases at 3 mm: a toy network (a minute or two of CPU, far from converged), so that the "
-             "result below is a real one, not random weights"]
+    bundle = bundles_root() / "brats_swin_unetr_segmentation"
+    for seed in range(BRATS_DEMO_CASES):
+        write_brats_case(out / "training", f"train_{seed}", seed=100 + seed, spacing=BRATS_DEMO_SPACING)
+    start = time.perf_counter()
+    _bundle_run(bundle, "train.json", bundle_root=str(out / "trained"), dataset_dir=str(out / "training"),
+                roi_size=BRATS_DEMO_TRAIN_ROI, **BRATS_DEMO_TRAINING, **BRATS_DEMO_NETWORK)
+    seconds = time.perf_counter() - start
+    cases = out / "cases"
+    write_brats_case(cases, "synthetic_nifti", seed=1, spacing=BRATS_DEMO_SPACING)
+    write_brats_dicom_case(cases, "synthetic_dicom", seed=2, spacing=BRATS_DEMO_SPACING)
+    _bundle_run(bundle, "inference.json", dataset_dir=str(cases), output_dir=str(out / "results"),
+                ckpt_path=str(out / "trained" / "models" / "model.pt"), legacy_merging=False, overlap=0.25,
+                roi_size=BRATS_DEMO_INFER_ROI, progress=False, **BRATS_DEMO_NETWORK)
+    epochs = BRATS_DEMO_TRAINING["max_epochs"]
+    lines = [f"trained SwinUNETR (feature size 12, the bundle's train.json) for {epochs} epochs ({seconds:.0f} s) on "
+             f"{BRATS_DEMO_CASES - 1} synthetic cases at {BRATS_DEMO_SPACING:g} mm: a toy network far from converged, "
+             "so that the result below is a real one, not random weights"]
     with open(out / "results" / "volumes.csv", newline="") as fh:
         for row in csv.DictReader(fh):
             if row["status"] != "ok":
@@ -143,7 +159,6 @@ def step_cmrxrecon_varnet(out: Path) -> list[str]:
     return lines + [f"wrote the submission trees and scores to {out / 'results'}"]
 
 
-DEMO_TRAIN_EPOCHS = 12
 CMRX_DEMO_CASES = 6
 CMRX_DEMO_EPOCHS = 8
 
@@ -269,16 +284,25 @@ STEPS: dict[str, Callable[[Path], list[str]]] = {
 
 
 def run_demo(out_dir: str | Path, only: list[str] | None = None) -> None:
-    """Run the demo steps (all, or those named in ``only``) into ``out_dir``."""
+    """Run the demo steps (all, or those named in ``only``) into ``out_dir``: each prints what it
+    does, its training's epoch lines, what it made and its time, and marks its folder complete
+    (:data:`COMPLETE`, holding those lines: the viewer then shows that folder)."""
     unknown = sorted(set(only or ()) - set(STEPS))
     if unknown:
         raise MedvitError(f"unknown demo step(s) {unknown}; steps: {', '.join(STEPS)}")
     out = Path(out_dir)
-    for name, step in STEPS.items():
-        if only and name not in only:
-            continue
-        start = time.perf_counter()
-        print(f"== {name}: {(step.__doc__ or '').strip().splitlines()[0]}", flush=True)
-        for line in step(out / name):
+    names = [name for name in STEPS if not only or name in only]
+    total = time.perf_counter()
+    for number, name in enumerate(names, start=1):
+        step, folder = STEPS[name], out / name
+        (folder / COMPLETE).unlink(missing_ok=True)  # a re-run cut short is not taken as done
+        start, cpu = time.perf_counter(), time.process_time()
+        print(f"== [{number}/{len(names)}] {name}: {(step.__doc__ or '').strip().splitlines()[0]}", flush=True)
+        lines = step(folder)
+        for line in lines:
             print(f"   {line}", flush=True)
-        print(f"   ({time.perf_counter() - start:.1f} s)", flush=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / COMPLETE).write_text("\n".join(lines) + "\n")
+        print(f"   ({name}: {time.perf_counter() - start:.1f} s; CPU {time.process_time() - cpu:.1f} s)", flush=True)
+    if len(names) > 1:
+        print(f"== {len(names)} steps in {time.perf_counter() - total:.1f} s; outputs in {out}", flush=True)

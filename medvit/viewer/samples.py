@@ -1,8 +1,10 @@
-"""The sample results each page shows before a study is opened, made on first use and kept.
+"""The sample results each page shows before a study is opened: the ``medvit demo`` outputs.
 
 They are the ``medvit demo`` steps' outputs (DESIGN.md's sample data through the bundles; the
-brain tumour step trains its tiny network first, so what is shown is a real toy result), run
-once into the viewer's cache folder: ``$MEDVIT_VIEWER_CACHE``, else ``~/.cache/medvit/viewer``.
+training steps train their tiny network first, so what is shown is a real toy result). A step
+``make demo`` finished in ``demo_out/`` (``$MEDVIT_DEMO_OUT``, else ``demo_out`` in the current
+folder) is used as it is; only a step missing there is run, once, into the viewer's cache folder:
+``$MEDVIT_VIEWER_CACHE``, else ``~/.cache/medvit/viewer``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from medvit.demo import CXR_TOY_NETWORK, STEPS
-
-COMPLETE = ".complete"
+from medvit.demo import COMPLETE, CXR_TOY_NETWORK, STEPS
 # page → (``medvit demo`` step, sub-folder of its output that holds the bundle's table)
 SAMPLES = {
     "volume": ("brats-swin-unetr", "results"),
@@ -30,10 +30,20 @@ def cache_root() -> Path:
     return Path(os.environ.get("MEDVIT_VIEWER_CACHE") or Path.home() / ".cache" / "medvit" / "viewer")
 
 
+def demo_root() -> Path:
+    """Where ``make demo`` (``medvit demo --out demo_out``) wrote its steps."""
+    return Path(os.environ.get("MEDVIT_DEMO_OUT") or Path.cwd() / "demo_out")
+
+
+def _made(step: str) -> Path | None:
+    """The step's finished output folder: the demo's, else the viewer's own; None when neither."""
+    return next((root / step for root in (demo_root(), cache_root()) if (root / step / COMPLETE).is_file()), None)
+
+
 def sample_available(page: str) -> bool:
     """Whether the page has a sample: made already, or a demo step that can make it."""
     step, _ = SAMPLES[page]
-    return (cache_root() / step / COMPLETE).is_file() or step in STEPS
+    return _made(step) is not None or step in STEPS
 
 
 def sample_output(page: str, make: bool = True, step_fn: Callable[[Path], list[str]] | None = None) -> Path | None:
@@ -46,10 +56,11 @@ def sample_output(page: str, make: bool = True, step_fn: Callable[[Path], list[s
             folder it is given), e.g. a smaller run in tests.
     """
     step, sub = SAMPLES[page]
+    made = _made(step)
+    if made is not None:
+        return made / sub
     root = cache_root()
     folder = root / step
-    if (folder / COMPLETE).is_file():
-        return folder / sub
     if not make:
         return None
     if step_fn is None:
@@ -73,9 +84,25 @@ def sample_output(page: str, make: bool = True, step_fn: Callable[[Path], list[s
 
 def sample_notes(page: str) -> str:
     """What the demo step said when it made the sample (e.g. how the toy network was trained)."""
+    folder = _made(SAMPLES[page][0])
+    return (folder / COMPLETE).read_text().strip() if folder is not None else ""
+
+
+def sample_banner(page: str) -> str:
+    """A sentence for the page saying where its sample results come from and what made them
+    ("" before they are made)."""
     step, _ = SAMPLES[page]
-    marker = cache_root() / step / COMPLETE
-    return marker.read_text().strip() if marker.is_file() else ""
+    folder = _made(step)
+    if folder is None:
+        return ""
+    if folder.parent == demo_root():
+        origin = f"These sample results are the `medvit demo` output in {folder} (made by `make demo`)."
+    else:
+        origin = (f"These sample results were made by the viewer with the `medvit demo` step {step} in {folder} "
+                  f"(`make demo` writes {demo_root()}, which the viewer uses when it is there).")
+    notes = sample_notes(page).splitlines()
+    how = notes[0].rstrip(".") if notes else ""
+    return f"{origin} {how[:1].upper()}{how[1:]}." if how else origin
 
 
 def toy_cxr_classifier(make: bool = True) -> tuple[str, str] | None:
