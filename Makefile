@@ -5,8 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # pip's own lines (one per package collected / installed) show the install moving; its download
-# bars are left out (they flood a log that is not a terminal)
-PIP    := $(BIN)/python -m pip install --progress-bar off --disable-pip-version-check -c constraints.txt
+# bars are left out (they flood a log that is not a terminal); --no-compile: Python compiles the
+# modules it imports when first imported instead of all 18,000 files of the environment up front
+PIP    := $(BIN)/python -m pip install --progress-bar off --no-compile --disable-pip-version-check -c constraints.txt
 STAGE  := @echo "medvit install:"
 
 .PHONY: install browser demo test test-slow bench clean
@@ -23,8 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 	# reference implementations the agreement tests and benchmarks compare against;
 	# --no-deps: their analysis modules need nothing beyond medvit's own dependencies
 	$(STAGE) "[4/4] reference implementations for the agreement tests (pvbm, fastmri)"
-	$(PIP) --no-deps pvbm==3.0.1.8
-	$(PIP) --no-deps fastmri==0.3.0
+	$(PIP) --no-deps pvbm==3.0.1.8 fastmri==0.3.0
 	touch $(STAMP)
 	$(STAGE) "done ($(VENV))"
 

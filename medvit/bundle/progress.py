@@ -30,7 +30,9 @@ def _loss(output) -> float | None:
 
 
 class EpochLog:
-    """Prints ``epoch 3/12: loss 0.4512; val_mean_dice 0.6103 (2.1 s)`` when an epoch ends.
+    """Prints ``epoch 3/12: loss 0.4512; val_mean_dice 0.6103 (2.1 s)`` when an epoch ends (the
+    epoch's mean loss, its training metrics, and its validation metrics when validated); in a long
+    run every n-th epoch only (:meth:`every`).
 
     Args:
         evaluator: the validation engine; its metrics are shown for the epochs it ran at.
@@ -61,13 +63,21 @@ class EpochLog:
             self._losses.append(loss)
 
     def _epoch_completed(self, engine: Engine) -> None:
+        epoch, epochs = engine.state.epoch, engine.state.max_epochs
+        validated = self.evaluator is not None and self.evaluator.state.epoch == epoch  # it ran after this epoch
+        if not (validated or epoch in (1, epochs) or epoch % self.every(epochs) == 0):
+            return
         parts = [f"loss {sum(self._losses) / len(self._losses):.4f}"] if self._losses else []
         parts += [f"{k} {v:.4f}" for k, v in engine.state.metrics.items() if isinstance(v, (int, float))]
-        validator = self.evaluator
-        if validator is not None and validator.state.epoch == engine.state.epoch:  # it ran after this epoch
-            parts += [f"{k} {v:.4f}" for k, v in validator.state.metrics.items() if isinstance(v, (int, float))]
-        self.write(f"  epoch {engine.state.epoch}/{engine.state.max_epochs}: {'; '.join(parts) or 'done'} "
-                   f"({time.perf_counter() - self._start:.1f} s)")
+        if validated:
+            parts += [f"{k} {v:.4f}" for k, v in self.evaluator.state.metrics.items() if isinstance(v, (int, float))]
+        self.write(f"  epoch {epoch}/{epochs}: {'; '.join(parts) or 'done'} ({time.perf_counter() - self._start:.1f} s)")
+
+    @staticmethod
+    def every(epochs: int) -> int:
+        """Show every n-th epoch: about ten lines for a long run (plus the first, the last and
+        those validated)."""
+        return max(1, epochs // 10)
 
 
 def attach_epoch_log(parser) -> EpochLog | None:
