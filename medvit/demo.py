@@ -139,19 +139,21 @@ def step_cmrxrecon_varnet(out: Path) -> list[str]:
     from medvit.cmrxrecon import write_cmrx_tree
 
     bundle = bundles_root() / "cmrxrecon_varnet_reconstruction"
-    write_cmrx_tree(out / "training", cases=CMRX_DEMO_CASES, accelerations=(), seed=1000, **CMRX_SIZES)
+    write_cmrx_tree(out / "training", cases=CMRX_DEMO_CASES, accelerations=(), seed=1000, **CMRX_DEMO_SIZES)
     held_out = out / "held_out"
-    write_cmrx_tree(held_out, cases=1, accelerations=(4, 8, 10), seed=5000, split="ValidationSet", **CMRX_SIZES)
+    write_cmrx_tree(held_out, cases=1, accelerations=(4, 8, 10), seed=5000, split="ValidationSet", **CMRX_DEMO_SIZES)
     start = time.perf_counter()
     _bundle_run(bundle, "train.json", bundle_root=str(out / "trained"), dataset_dir=str(out / "training"),
-                max_epochs=CMRX_DEMO_EPOCHS, **CMRX_TOY_TRAINING, **CMRX_TOY_NETWORK)
+                max_epochs=CMRX_DEMO_EPOCHS, **CMRX_DEMO_TRAINING, **CMRX_TOY_NETWORK)
     minutes = (time.perf_counter() - start) / 60
     _bundle_run(bundle, ["inference.json", "evaluate.json"], dataset_dir=str(held_out), output_dir=str(out / "results"),
                 ckpt_path=str(out / "trained" / "models" / "model.pt"), baselines=["zero_filled", "sense"],
                 progress=False, **CMRX_TOY_NETWORK)
     comparison = pd.read_csv(out / "results" / "comparison.csv")
+    size = CMRX_DEMO_SIZES
     lines = [f"trained a 4-cascade VarNet (8 channels, the bundle's train.json) for {CMRX_DEMO_EPOCHS} epochs "
-             f"({minutes:.1f} min) on {CMRX_DEMO_CASES} synthetic cine cases, 8 coils: a toy network far from "
+             f"({minutes:.1f} min) on {CMRX_DEMO_CASES - 1} synthetic cine cases ({size['num_coils']} coils, "
+             f"{size['num_ky']} × {size['num_kx']} k-space, one more case validates): a toy network far from "
              "converged, so that the scores below are a real result, not random weights"]
     for acceleration, group in comparison.groupby("acceleration"):
         scores = ", ".join(f"{row.method} {row.psnr:.2f} dB / {row.ssim:.3f}" for row in group.itertuples())
@@ -159,8 +161,6 @@ def step_cmrxrecon_varnet(out: Path) -> list[str]:
     return lines + [f"wrote the submission trees and scores to {out / 'results'}"]
 
 
-CMRX_DEMO_CASES = 6
-CMRX_DEMO_EPOCHS = 8
 
 # The toy CMRxRecon setting shared by the demo, the notebook and the slow training test: synthetic
 # slices of 128 ky × 64 kx lines from 8 coils (at R = 8 the challenge's mask keeps 40 of the 128
@@ -170,6 +170,13 @@ CMRX_TOY_NETWORK = {"network_args#num_cascades": 4, "network_args#chans": 8, "ne
                     "network_args#sens_chans": 4, "network_args#sens_pools": 2}
 CMRX_TOY_TRAINING = {"learning_rate": 3e-3, "weight_decay": 0.0, "lr_step_size": 12, "lr_gamma": 0.3, "num_workers": 0,
                      "val_accelerations": [8]}
+# The demo's: narrower slices (32 kx lines) for twice the steps in the same time, and more cases
+# (variety matters more than frames here): 400 steps, about a minute of one CPU thread; seen at R = 8
+# on the held-out case: VarNet 25.8 dB, SENSE 24.5 dB, zero-filled 22.8 dB.
+CMRX_DEMO_SIZES = {**CMRX_SIZES, "num_kx": 32, "num_slices": 2}
+CMRX_DEMO_CASES = 11  # the first validates
+CMRX_DEMO_EPOCHS = 10
+CMRX_DEMO_TRAINING = {**CMRX_TOY_TRAINING, "lr_step_size": 8, "val_interval": 5}
 
 
 # Uni4Eye demo: a tiny model (width 96, 4 blocks, 8-pixel patches on 32² images and
@@ -228,34 +235,36 @@ def step_mae_thorax(out: Path) -> list[str]:
     from medvit.thorax.phantoms import PHANTOM_FINDINGS, write_cxr_dicom, write_cxr_phantoms
 
     bundle = bundles_root() / "mae_thorax_classification"
-    toy = {"network_args#name": CXR_TOY_NETWORK}
-    write_cxr_phantoms(out / "training", count=DEMO_CXR_TRAIN_IMAGES, prevalence=0.3)
+    toy = {f"network_args#{key}": value for key, value in CXR_TOY_ARGS.items()}
+    write_cxr_phantoms(out / "training", count=DEMO_CXR_TRAIN_IMAGES, prevalence=0.3, size=DEMO_CXR_PHANTOM_SIZE)
     start = time.perf_counter()
     _bundle_run(bundle, "train.json", bundle_root=str(out / "trained"), dataset_dir=str(out / "training"),
                 num_workers=0, cache_rate=1.0, **DEMO_CXR_TRAINING, **toy)
     minutes = (time.perf_counter() - start) / 60
     checkpoint = str(out / "trained" / "models" / "model.pt")
     held_out = out / "held_out"
-    write_cxr_phantoms(held_out, count=40, first_seed=50_000, prevalence=0.3)
+    write_cxr_phantoms(held_out, count=40, first_seed=50_000, prevalence=0.3, size=DEMO_CXR_PHANTOM_SIZE)
     _bundle_run(bundle, ["inference.json", "evaluate.json"], dataset_dir=str(held_out), output_dir=str(out / "evaluation"),
                 ckpt_path=checkpoint, progress=False, **toy)
     metrics = pd.read_csv(out / "evaluation" / "metrics.csv").set_index("label")
     cases = out / "cases"
-    write_cxr_phantoms(cases, count=3, first_seed=60_000, prevalence=0.5)
+    write_cxr_phantoms(cases, count=3, first_seed=60_000, prevalence=0.5, size=DEMO_CXR_PHANTOM_SIZE)
     truth = pd.read_csv(cases / "labels.csv").set_index("Image Index")["Finding Labels"]
     (cases / "labels.csv").unlink()
     # pydicom's MONOCHROME1 CR is 16×16 px, below the network's input size: a phantom as a CR instead
     write_cxr_dicom(cases / "cr_monochrome1.dcm", seed=60_100, size=1024)
     _bundle_run(bundle, "inference.json", dataset_dir=str(cases), output_dir=str(out / "results"), ckpt_path=checkpoint,
                 saliency=True, progress=False, **toy)
-    lines = [f"trained a toy ViT (vit_toy_patch16: 2 blocks, width 96; the bundle's train.json) for {minutes:.1f} min "
-             f"on {DEMO_CXR_TRAIN_IMAGES} synthetic phantoms, from scratch (no MAE pre-training): a toy, so that the "
-             "results below are real ones, not random weights",
+    lines = [f"trained a toy ViT ({CXR_TOY_NETWORK}: 2 blocks, width 96; the bundle's train.json) for {minutes:.1f} min on {DEMO_CXR_TRAIN_IMAGES} synthetic phantoms, from scratch (no MAE "
+             "pre-training): a toy, so that the results below are real ones, not random weights",
              "held-out phantoms, AUC: " + ", ".join(f"{name} {metrics.loc[name, 'auc']:.2f}" for name in PHANTOM_FINDINGS)
              + f"; mean {metrics['auc'].iloc[-1]:.2f}"]
     for row in pd.read_csv(out / "results" / "predictions.csv").to_dict("records"):
-        if row["status"] != "ok":
+        if row["status"] != "ok" and row["image"] in truth:
             raise MedvitError(f"{row['image']} failed: {row['error']}")
+        if row["status"] != "ok":  # the real CR may be refused (e.g. too small for the network): say why
+            lines.append(f"{row['image']}: not classified ({row['error']})")
+            continue
         top = row["top_finding"]
         known = f" (drawn: {truth[row['image']]})" if row["image"] in truth else " (a phantom as a MONOCHROME1 CR DICOM)"
         lines.append(f"{row['image']}: top finding {top} p={row[top]:.2f}{known}; saliency {row['saliency']}")
@@ -263,13 +272,13 @@ def step_mae_thorax(out: Path) -> list[str]:
 
 
 DEMO_CXR_TRAIN_IMAGES = 600
+DEMO_CXR_PHANTOM_SIZE = 256  # pixels, resized to the network's 224²
 CXR_TOY_NETWORK = "vit_toy_patch16"  # 2 blocks, width 96
+CXR_TOY_ARGS = {"name": CXR_TOY_NETWORK}  # build_vit arguments (the bundle's network_args)
 # lr, augmentation and regularisation for a toy trained from scratch in about a minute (the paper's
 # recipe fine-tunes a pre-trained encoder for 75 epochs)
 DEMO_CXR_TRAINING = {"max_epochs": 10, "warmup_epochs": 1, "val_interval": 5, "batch_size": 16, "lr": 5e-4,
                      "layer_decay": 1.0, "drop_path_rate": 0.0, "crop_scale": [0.7, 1.0], "rand_augment_ops": 0}
-
-
 
 
 STEPS: dict[str, Callable[[Path], list[str]]] = {

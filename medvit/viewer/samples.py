@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from medvit.demo import COMPLETE, CXR_TOY_NETWORK, STEPS
+from medvit.demo import COMPLETE, CXR_TOY_ARGS, STEPS
 # page → (``medvit demo`` step, sub-folder of its output that holds the bundle's table)
 SAMPLES = {
     "volume": ("brats-swin-unetr", "results"),
@@ -112,4 +112,4 @@ def toy_cxr_classifier(make: bool = True) -> tuple[str, str] | None:
     checkpoint = folder.parent / "trained" / "models" / "model.pt" if folder is not None else None
     if checkpoint is None or not checkpoint.is_file():
         return None
-    return str(checkpoint), json.dumps({"name": CXR_TOY_NETWORK})
+    return str(checkpoint), json.dumps(CXR_TOY_ARGS)
