@@ -306,7 +306,8 @@ def run_demo(out_dir: str | Path, only: list[str] | None = None) -> None:
         step, folder = STEPS[name], out / name
         (folder / COMPLETE).unlink(missing_ok=True)  # a re-run cut short is not taken as done
         start, cpu = time.perf_counter(), time.process_time()
-        print(f"== [{number}/{len(names)}] {name}: {(step.__doc__ or '').strip().splitlines()[0]}", flush=True)
+        what = " ".join((step.__doc__ or "").strip().split("\n\n")[0].split())  # the docstring's first paragraph
+        print(f"== [{number}/{len(names)}] {name}: {what}", flush=True)
         lines = step(folder)
         for line in lines:
             print(f"   {line}", flush=True)
