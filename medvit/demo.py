@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -292,6 +293,27 @@ STEPS: dict[str, Callable[[Path], list[str]]] = {
 }
 
 
+# Steps whose network is large enough to gain from more than one intra-op thread (SwinUNETR's 3D
+# convolutions; the ViT's 196-token batches of 16). The others' toys are too small: a second thread cost more CPU than it saved
+# (Uni4Eye: 61 s of CPU with two threads, 22 s with one) and, with anything else running, made them
+# 3-5 times slower (the VarNet step: 348 s with two threads, 74 s with one, same shared machine).
+MULTI_THREAD_STEPS = {"brats-swin-unetr", "mae-thorax"}
+
+
+@contextmanager
+def _threads(count: int | None):
+    """torch's intra-op threads set to ``count`` (None: left as they are) for the block."""
+    import torch
+
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_demo(out_dir: str | Path, only: list[str] | None = None) -> None:
     """Run the demo steps (all, or those named in ``only``) into ``out_dir``: each prints what it
     does, its training's epoch lines, what it made and its time, and marks its folder complete
@@ -308,7 +330,8 @@ def run_demo(out_dir: str | Path, only: list[str] | None = None) -> None:
         start, cpu = time.perf_counter(), time.process_time()
         what = " ".join((step.__doc__ or "").strip().split("\n\n")[0].split())  # the docstring's first paragraph
         print(f"== [{number}/{len(names)}] {name}: {what}", flush=True)
-        lines = step(folder)
+        with _threads(None if name in MULTI_THREAD_STEPS else 1):
+            lines = step(folder)
         for line in lines:
             print(f"   {line}", flush=True)
         folder.mkdir(parents=True, exist_ok=True)
