@@ -7,6 +7,7 @@ and returns a short report (lines printed to the user).
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -293,21 +294,21 @@ STEPS: dict[str, Callable[[Path], list[str]]] = {
 }
 
 
-# Steps whose network is large enough to gain from more than one intra-op thread (SwinUNETR's 3D
-# convolutions; the ViT's 196-token batches of 16). The others' toys are too small: a second thread cost more CPU than it saved
-# (Uni4Eye: 61 s of CPU with two threads, 22 s with one) and, with anything else running, made them
-# 3-5 times slower (the VarNet step: 348 s with two threads, 74 s with one, same shared machine).
-MULTI_THREAD_STEPS = {"brats-swin-unetr", "mae-thorax"}
+# The demo's networks are toys. On the project's shared 2-core machine torch's default two threads
+# cost more CPU than they saved (Uni4Eye: 61 s of CPU against 22 s on one thread) and, while other
+# work ran, slowed the steps several times over (the VarNet step: 348 s on two threads, 51 s on one,
+# in runs a few minutes apart): each step runs on one thread unless OMP_NUM_THREADS says otherwise.
+def demo_threads() -> int:
+    return int(os.environ.get("OMP_NUM_THREADS") or 1)
 
 
 @contextmanager
-def _threads(count: int | None):
-    """torch's intra-op threads set to ``count`` (None: left as they are) for the block."""
+def _threads(count: int):
+    """torch's intra-op threads set to ``count`` for the block."""
     import torch
 
     before = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
+    torch.set_num_threads(count)
     try:
         yield
     finally:
@@ -330,7 +331,7 @@ def run_demo(out_dir: str | Path, only: list[str] | None = None) -> None:
         start, cpu = time.perf_counter(), time.process_time()
         what = " ".join((step.__doc__ or "").strip().split("\n\n")[0].split())  # the docstring's first paragraph
         print(f"== [{number}/{len(names)}] {name}: {what}", flush=True)
-        with _threads(None if name in MULTI_THREAD_STEPS else 1):
+        with _threads(demo_threads()):
             lines = step(folder)
         for line in lines:
             print(f"   {line}", flush=True)
