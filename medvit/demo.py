@@ -182,7 +182,7 @@ CMRX_DEMO_TRAINING = {**CMRX_TOY_TRAINING, "lr_step_size": 8, "val_interval": 5}
 
 
 # Uni4Eye demo: a tiny model (width 96, 4 blocks, 8-pixel patches on 32² images and
-# 32×32×16 volumes) pre-trained for about a minute on 2 CPU cores.
+# 32×32×16 volumes) pre-trained for about 15 s on one CPU thread.
 UNI4EYE_DEMO_NET = {"in_channels": 1, "img_size_2d": 32, "img_size_3d": [32, 32, 16], "patch_size": 8,
                     "hidden_size": 96, "num_layers": 4, "num_heads": 4}
 UNI4EYE_DEMO_DECODER = {"decoder_hidden_size": 64, "decoder_num_layers": 2, "decoder_num_heads": 4}

@@ -49,7 +49,7 @@ def test_the_viewer_uses_demo_out_and_makes_only_what_is_missing(tmp_path, monke
     assert samples.sample_output("volume", step_fn=must_not_run) == tmp_path / "demo_out" / "brats-swin-unetr" / "results"
     banner = samples.sample_banner("volume")
     assert str(tmp_path / "demo_out" / "brats-swin-unetr") in banner and "make demo" in banner
-    assert banner.endswith("Trained a toy network for the test.")
+    assert banner.endswith("The step reported: trained a toy network for the test.")
     # the fundus step is missing from demo_out: made (once) in the viewer's cache
     made = []
 

@@ -101,8 +101,7 @@ def sample_banner(page: str) -> str:
         origin = (f"These sample results were made by the viewer with the `medvit demo` step {step} in {folder} "
                   f"(`make demo` writes {demo_root()}, which the viewer uses when it is there).")
     notes = sample_notes(page).splitlines()
-    how = notes[0].rstrip(".") if notes else ""
-    return f"{origin} {how[:1].upper()}{how[1:]}." if how else origin
+    return f"{origin} The step reported: {notes[0].rstrip('.')}." if notes else origin
 
 
 def toy_cxr_classifier(make: bool = True) -> tuple[str, str] | None:
