@@ -47,9 +47,9 @@ def test_the_viewer_uses_demo_out_and_makes_only_what_is_missing(tmp_path, monke
         raise AssertionError("the demo's output is there: nothing to make")
 
     assert samples.sample_output("volume", step_fn=must_not_run) == tmp_path / "demo_out" / "brats-swin-unetr" / "results"
-    banner = samples.sample_banner("volume")
-    assert str(tmp_path / "demo_out" / "brats-swin-unetr") in banner and "make demo" in banner
-    assert banner.endswith("The step reported: trained a toy network for the test.")
+    assert samples.sample_origin("volume") == ("made by `make demo` (its `brats-swin-unetr` step's output in "
+                                               "demo_out/brats-swin-unetr, reused as it is)")
+    assert samples.sample_notes("volume").startswith("trained a toy network for the test")
     # the fundus step is missing from demo_out: made (once) in the viewer's cache
     made = []
 
@@ -60,7 +60,7 @@ def test_the_viewer_uses_demo_out_and_makes_only_what_is_missing(tmp_path, monke
 
     fundus = samples.sample_output("fundus", step_fn=make_fundus)
     assert made == [tmp_path / "cache" / "pvbm-biomarkers"] and fundus == made[0] / ""
-    assert "made by the viewer" in samples.sample_banner("fundus")
+    assert samples.sample_origin("fundus").startswith("made on first use by the `pvbm-biomarkers` step")
 
 
 def test_a_step_cut_short_in_demo_out_is_not_taken_as_done(tmp_path, monkeypatch):

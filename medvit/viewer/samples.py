@@ -88,20 +88,18 @@ def sample_notes(page: str) -> str:
     return (folder / COMPLETE).read_text().strip() if folder is not None else ""
 
 
-def sample_banner(page: str) -> str:
-    """A sentence for the page saying where its sample results come from and what made them
-    ("" before they are made)."""
+def sample_origin(page: str) -> str:
+    """Where the page's sample results come from, as the end of a sentence ("made by `make demo`
+    (...)"); "" before they are made. Names the demo's folder relative to where the viewer runs,
+    not the server's paths."""
     step, _ = SAMPLES[page]
     folder = _made(step)
     if folder is None:
         return ""
     if folder.parent == demo_root():
-        origin = f"These sample results are the `medvit demo` output in {folder} (made by `make demo`)."
-    else:
-        origin = (f"These sample results were made by the viewer with the `medvit demo` step {step} in {folder} "
-                  f"(`make demo` writes {demo_root()}, which the viewer uses when it is there).")
-    notes = sample_notes(page).splitlines()
-    return f"{origin} The step reported: {notes[0].rstrip('.')}." if notes else origin
+        return f"made by `make demo` (its `{step}` step's output in {demo_root().name}/{step}, reused as it is)"
+    return (f"made on first use by the `{step}` step of `medvit demo` (run `make demo` and the viewer shows "
+            f"{demo_root().name}/ instead)")
 
 
 def toy_cxr_classifier(make: bool = True) -> tuple[str, str] | None:
