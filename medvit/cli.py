@@ -187,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run every bundle end to end on the sample data, offline")
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
-    demo.add_argument("--only", nargs="*", metavar="STEP", help="run only these demo steps")
+    demo.add_argument("--step", "--only", dest="only", nargs="+", metavar="STEP",
+                      help="run only these steps, e.g. --step brats-swin-unetr (--only: the same; "
+                           "an unknown name lists them)")
     demo.set_defaults(func=_cmd_demo)
     return parser
 

@@ -7,6 +7,7 @@ import copy
 import csv
 import logging
 import os
+import re
 import time
 import warnings
 
@@ -177,9 +178,13 @@ def test_demo_step_pretrains_then_shows_reconstructions(tmp_path):
     from medvit.io import read_image
     from tests.conftest import run_cli
 
-    result = run_cli("demo", "--only", "uni4eye-mim", "--out", str(tmp_path), timeout=1200)
+    result = run_cli("demo", "--step", "uni4eye-mim", "--out", str(tmp_path), timeout=1200)
     assert result.returncode == 0, result.stderr
     assert "2D masked-patch loss" in result.stdout and "3D masked-patch loss" in result.stdout
+    assert "epoch 1/" in result.stdout  # training shows how it goes
+    # it learned: the masked-patch image loss of the last epochs is well below that of the first
+    for first, last in re.findall(r"masked-patch loss, first -> last 3 epochs: image ([0-9.]+) -> ([0-9.]+)", result.stdout):
+        assert float(last) < 0.6 * float(first), result.stdout
     figure, _ = read_image(tmp_path / "uni4eye-mim" / "uni4eye_reconstructions.png")
     assert figure.shape == (5 * 128 + 4 * 4, 2 * 128 + 8)  # 5 panels of 32² zoomed 4x, two rows
 

@@ -210,6 +210,7 @@ def test_varnet_joins_the_comparison_on_the_grid_and_scale_of_the_others():
 
 def test_samples_are_made_once_and_a_cut_short_run_is_redone(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDVIT_VIEWER_CACHE", str(tmp_path))
+    monkeypatch.setenv("MEDVIT_DEMO_OUT", str(tmp_path / "no_demo_out"))
     calls = []
 
     def step(folder):

@@ -79,6 +79,7 @@ def make_samples(cache: Path) -> dict[str, Path]:
     from medvit.viewer.samples import sample_output
 
     os.environ["MEDVIT_VIEWER_CACHE"] = str(cache)
+    os.environ["MEDVIT_DEMO_OUT"] = str(cache / "no_demo_out")  # not a `make demo` run's demo_out/ in this folder
     return {
         "volume": sample_output("volume", step_fn=brain_tumour_step),
         "fundus": sample_output("fundus", step_fn=fundus_step),

@@ -11,6 +11,7 @@ from pathlib import Path
 from monai.bundle import ConfigParser, ConfigWorkflow
 
 from medvit.batch.worker import unwrapped_errors
+from medvit.bundle.progress import attach_epoch_log
 from medvit.io.monai_reader import quiet_gpu_dicom_reader_notices
 
 # Configs that are fragments, run on top of another as MONAI bundles do
@@ -39,8 +40,9 @@ def bundle_parser(bundle: Path, config: str | list[str] = "inference.json", **ov
 
 def run_config(bundle: Path, config: str | list[str], **overrides):
     """``python -m monai.bundle run`` of one of the bundle's configs (a fragment such as
-    ``evaluate.json`` on top of its base), its log quietened; returns what ``run`` returned
-    (its last expression's value, e.g. the cohort table).
+    ``evaluate.json`` on top of its base), its log quietened but a training run printing one line
+    per epoch (:mod:`medvit.bundle.progress`); returns what ``run`` returned (its last
+    expression's value, e.g. the cohort table).
 
     ``bundle_root`` defaults to the bundle; ``overrides`` are config ids → values.
     """
@@ -53,6 +55,7 @@ def run_config(bundle: Path, config: str | list[str], **overrides):
                                       meta_file=str(Path(bundle) / "configs" / "metadata.json"),
                                       workflow_type=None, **{"bundle_root": str(bundle), **overrides})
             workflow.initialize()
+            attach_epoch_log(workflow.parser)
             results = workflow.run()
             workflow.finalize()
         finally:

@@ -15,7 +15,7 @@ import streamlit as st
 
 from medvit.batch.worker import error_message
 from medvit.errors import MedvitError
-from medvit.viewer.samples import SAMPLES, sample_available, sample_notes
+from medvit.viewer.samples import sample_available, sample_notes, sample_origin
 from medvit.viewer.samples import sample_output as make
 from medvit.viewer.studies import OUTPUT_TABLES, find_output_table, locate_input, save_upload, upload_title
 from medvit.viewer.studies import open_output as opener
@@ -194,9 +194,7 @@ SAMPLE_DESCRIPTIONS = {
 def sample_banner(page: str) -> None:
     """One sentence saying what the sample is and where it came from; how it was made (the demo
     step's own words) in an expander below."""
-    step = SAMPLES[page][0]
-    st.info(f"Sample results: {SAMPLE_DESCRIPTIONS[page]}, made on first use by the `{step}` step of "
-            f"`medvit demo`. Open your own study in the sidebar.")
+    st.info(f"Sample results: {SAMPLE_DESCRIPTIONS[page]}, {sample_origin(page)}. Open your own study in the sidebar.")
     notes = sample_notes(page)
     if notes:
         with st.expander("How the sample was made"):
