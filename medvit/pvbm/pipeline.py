@@ -18,6 +18,7 @@ from medvit.pvbm.fovea import FOVEA_KEYS
 from medvit.pvbm.fractal import MULTIFRACTAL_KEYS, multifractal_biomarkers
 from medvit.pvbm.geometry import GEOMETRY_KEYS, geometric_biomarkers, vessel_skeleton
 from medvit.pvbm.masks import VesselMasks
+from medvit.pvbm.morphology import morphology_biomarkers, morphology_columns
 from medvit.pvbm.photo import MIN_SIDE
 from medvit.pvbm.regions import check_disc, measurement_region
 from medvit.pvbm.vessels import field_of_view
@@ -44,7 +45,8 @@ def biomarker_columns(av: bool = False, physical: bool = False) -> list[str]:
         if av:
             columns += [f"{key}{unit}" for key, (unit, _) in PHYSICAL_CRE.items()]
         columns += ["pixel_size_um"]
-    return columns + ["disc_confidence", *FOVEA_KEYS, "disc_source", "segmentation"] + (["av_source"] if av else [])
+    return (columns + ["disc_confidence", *FOVEA_KEYS, "disc_source", "segmentation"] + (["av_source"] if av else [])
+            + morphology_columns(physical))
 
 
 def measure_masks(
@@ -56,10 +58,14 @@ def measure_masks(
     pixel_size_um: float | None = None,
     return_points: bool = False,
     region: str = "outside_disc",
+    fov: np.ndarray | None = None,
 ):
     """Every biomarker of the given masks around the given disc (see :func:`biomarker_columns`),
     measured in ``region`` (:data:`medvit.pvbm.regions.REGIONS`: ``outside_disc``, PVBM's;
-    AutoMorph's ``zone_b`` or ``zone_c``); CRAE / CRVE always in zone B.
+    AutoMorph's ``zone_b`` or ``zone_c``); CRAE / CRVE always in zone B; and AutoMorph's
+    density, width, fractal dimension and tortuosities of the vessels in the field of view
+    ``fov`` ((H, W) bool; None: the whole image) and zones B and C
+    (:func:`~medvit.pvbm.morphology.morphology_biomarkers`).
 
     Returns:
         dict of values (px, degrees, counts; mm when ``pixel_size_um``), and with
@@ -74,9 +80,11 @@ def measure_masks(
     targets = [("", masks.vessels)]
     if masks.has_av:
         targets += [("artery_", masks.arteries), ("vein_", masks.veins)]
+    skeletons = {}
     for prefix, mask in targets:
         measured = mask & region
-        skeleton = vessel_skeleton(mask) & region
+        skeletons[prefix] = vessel_skeleton(mask)
+        skeleton = skeletons[prefix] & region
         result = geometric_biomarkers(measured, skeleton, x, y, r, definitions, return_points=not prefix and return_points)
         if isinstance(result, tuple):
             result, points = result
@@ -91,6 +99,7 @@ def measure_masks(
         row["avr"] = arteriovenous_ratio(cre["crae_knudtson"], cre["crve_knudtson"])
     if pixel_size_um:
         row.update(physical_sizes(row, pixel_size_um))
+    row.update(morphology_biomarkers(masks.vessels, skeletons[""], (x, y, r), fov, pixel_size_um))
     return (row, points) if return_points else row
 
 
@@ -127,3 +136,13 @@ def pixel_size(photo: np.ndarray, fov: np.ndarray | None = None, pixel_size_um: 
     if pixel_size_um or not fov_mm:
         return pixel_size_um or None
     return pixel_size_from_fov(fov if fov is not None else field_of_view(photo), fov_mm)
+
+
+def units_note(pixel_size_um: float | None = None, fov_mm: float | None = None) -> str:
+    """What the table's lengths are in, for the provenance: pixels, or also mm with a pixel size."""
+    if pixel_size_um or fov_mm:
+        scale = f"pixel_size_um {pixel_size_um:g}" if pixel_size_um else f"fov_mm {fov_mm:g} over the field of view's diameter"
+        return (f"lengths in px, areas in px², curvatures in px⁻¹; the *_mm, *_mm2 and *_per_mm columns in mm, "
+                f"mm² and mm⁻¹ ({scale}); crae/crve_hubbard in µm")
+    return ("lengths in px, areas in px², curvatures and tortuosity densities in px⁻¹ (no pixel_size_um or "
+            "fov_mm given: no *_mm columns, crae/crve_hubbard empty)")

@@ -282,7 +282,7 @@ class VesselBiomarkersd(MapTransform):
             scale = pixel_size(channels_last(d[self.image_key]) if self.fov_mm else None, fov, self.pixel_size_um,
                                self.fov_mm)
             row, points = measure_masks(d[key], d[self.disc_key], self.definitions, self.roi_radius, self.fractal,
-                                        scale, return_points=True, region=self.region)
+                                        scale, return_points=True, region=self.region, fov=fov)
             d[self.points_key] = points or {}
             d = add_to_row(d, row)
         return d
