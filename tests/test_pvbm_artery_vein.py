@@ -69,7 +69,8 @@ def test_transform_keeps_given_av_masks_and_says_where_labels_come_from():
     assert out["masks"].has_av and out["row"]["av_source"] == "classified"
     out = ArteryVeind(classify=False)({"image": image, "masks": VesselMasks(vessels), "disc": disc})
     assert not out["masks"].has_av and "row" not in out
-    assert biomarker_columns(av=True)[-1] == "av_source" and "avr" in biomarker_columns(av=True)
+    columns = biomarker_columns(av=True)
+    assert columns[columns.index("segmentation") + 1] == "av_source" and "avr" in columns
     assert arteriovenous_ratio(10.0, 15.0) == pytest.approx(2 / 3) and np.isnan(arteriovenous_ratio(10.0, np.nan))
 
 
