@@ -88,6 +88,7 @@ def test_real_photo_and_its_mirror_measure_alike(classical_run):
     assert 5 <= float(a["start_points"]) <= 30 and 1.3 < float(a["D0"]) < 1.8
     assert a["disc_source"] == "detected" and a["segmentation"] == "classical"
     assert float(a["qc_fov_fraction"]) > 0.6 and float(a["qc_red_share"]) > 0.5  # the photo's quality measures
+    assert a["qc_grade"] == b["qc_grade"] == "good" and a["qc_reasons"] == "" and float(a["qc_sharpness"]) > 0.02
 
 
 def test_overlays_follow_the_folders(classical_run):

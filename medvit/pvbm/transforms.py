@@ -1,7 +1,7 @@
 """The PVBM bundle's dictionary transforms: thin wrappers over the array functions.
 
 ``preprocessing`` (after MONAI's ``LoadImaged``, ``EnsureChannelFirstd``, ``Transposed``):
-:class:`FundusPhotod` (checks, [0, 1]), :class:`FundusQualityd` (is it a fundus photograph?),
+:class:`FundusPhotod` (checks, [0, 1]), :class:`FundusQualityd` (is it a fundus photograph, and how good?),
 :class:`FieldOfViewd` (classical segmentation),
 :class:`LoadVesselMasksd` (the user's masks). ``postprocessing`` (after MONAI's ``Activationsd``
 and ``AsDiscreted`` on the vessel logits): :class:`VesselMasksd` → :class:`OpticDiscd` → :class:`Fovead` → :class:`ArteryVeind` →
@@ -74,22 +74,24 @@ class FundusPhotod(MapTransform):
 
 class FundusQualityd(MapTransform):
     """Dictionary wrapper of :func:`~medvit.pvbm.quality.assess_fundus_photo` on the checked photo
-    (C, H, W) in [0, 1]: its measures go to the row (the ``qc_*`` columns,
-    :data:`~medvit.pvbm.quality.QUALITY_COLUMNS`); a photo that is not a fundus photograph is
-    refused, so it gets an error row saying why instead of biomarkers.
+    (C, H, W) in [0, 1]: its grade (``qc_grade``: good / usable), the flaws found
+    (``qc_reasons``) and its measures go to the row (:data:`~medvit.pvbm.quality.QUALITY_COLUMNS`);
+    a photo graded ``reject`` is refused, so it gets an error row saying why instead of biomarkers.
 
     Raises:
-        MedvitError: "<file>: not a fundus photograph: <what is wrong, measured>".
+        MedvitError: "<file>: not a fundus photograph: <what is wrong, measured>", or
+            "<file>: image quality too poor to measure: <the flaws, measured>".
     """
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
         d = dict(data)
         for key in self.key_iterator(d):
             quality = assess_fundus_photo(channels_last(d[key]))
-            if quality.verdict == "reject":
+            if quality.grade == "reject":
                 name = getattr(d[key], "meta", {}).get("filename_or_obj", "photo")
-                raise MedvitError(f"{name}: not a fundus photograph: {'; '.join(quality.problems)}")
-            d = add_to_row(d, quality.measures)
+                what = "not a fundus photograph" if quality.problems else "image quality too poor to measure"
+                raise MedvitError(f"{name}: {what}: {'; '.join(quality.reasons)}")
+            d = add_to_row(d, quality.columns())
         return d
 
 
