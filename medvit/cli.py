@@ -68,8 +68,9 @@ def _cmd_biomarkers(args: argparse.Namespace) -> int:
     table = run_biomarker_cohort(
         args.folder, args.out, masks_dir=args.masks, disc_csv=args.disc, segmentation=args.segmentation,
         checkpoint=args.checkpoint, definitions=args.definitions, roi_radius=args.roi_radius,
-        pixel_size_um=args.pixel_size_um, fov_mm=args.fov_mm,
-        fractal={k: v for k, v in fractal.items() if v is not None}, overlay_dir=args.overlays,
+        pixel_size_um=args.pixel_size_um, fov_mm=args.fov_mm, region=args.region, measures=args.measures,
+        classify_av=args.classify_av, fractal={k: v for k, v in fractal.items() if v is not None},
+        overlay_dir=args.overlays,
         workers=args.workers, scheduler=args.scheduler, anonymise=args.salt or args.anonymise,
         resume=not args.restart, progress=not args.quiet,
     )
@@ -150,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="classical (default; no weights) or network (--checkpoint); with --masks: the masks")
     bio.add_argument("--checkpoint", metavar="FILE", help="vessel network checkpoint for --segmentation network")
     bio.add_argument("--overlays", metavar="DIR", help="write an overlay PNG per image there")
+    bio.add_argument("--region", choices=("outside_disc", "zone_b", "zone_c"),
+                     help="where pvbm's biomarkers are measured: outside the disc (default, pvbm's), zone B "
+                     "(2r-3r from the disc centre) or zone C (2r-5r)")
+    bio.add_argument("--measures", choices=("all", "pvbm"), default="all",
+                     help="all (default): pvbm's biomarkers, the fovea and AutoMorph's per-zone measures; "
+                     "pvbm: pvbm's columns only (faster)")
+    bio.add_argument("--classify-av", action="store_true",
+                     help="without A/V masks, classify the vessels into arteries and veins (classical, from the "
+                     "photo's colour) for CRAE, CRVE and AVR (about 1.5 s per 1411-px photo more)")
     bio.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     bio.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (tcp://HOST:PORT or tls://...)")
     bio.add_argument("--anonymise", action="store_true", help="random case ids; the mapping goes to a separate file")

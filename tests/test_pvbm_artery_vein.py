@@ -137,3 +137,26 @@ def test_cohort_from_photos_alone_reports_crae_crve_avr(tmp_path):
         crae, crve, avr = float(row["crae_knudtson"]), float(row["crve_knudtson"]), float(row["avr"])
         assert avr == pytest.approx(crae / crve) and 0.5 <= avr <= 1.0
         assert float(row["area"]) == pytest.approx(float(row["artery_area"]) + float(row["vein_area"]))
+
+
+def test_cli_classifies_arteries_and_veins_from_a_photo_alone(tmp_path):
+    """``medvit biomarkers --classify-av --measures pvbm``: CRAE, CRVE and AVR from the photo alone,
+    pvbm's columns only (no fovea or AutoMorph columns)."""
+    from PIL import Image
+
+    from medvit.data import fundus_photo
+    from tests.conftest import run_cli
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    with Image.open(fundus_photo()) as photo:
+        photo.resize((photo.width // 2, photo.height // 2), Image.Resampling.LANCZOS).save(photos / "retina.png")
+    out = tmp_path / "biomarkers.csv"
+    result = run_cli("biomarkers", str(photos), "--out", str(out), "--classify-av", "--measures", "pvbm",
+                     "--n-rotations", "1", "--quiet")
+    assert result.returncode == 0, result.stderr
+    with open(out, newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["status"] == "ok" and row["av_source"] == "classified"
+    assert float(row["avr"]) == pytest.approx(float(row["crae_knudtson"]) / float(row["crve_knudtson"]))
+    assert "fovea_x" not in row and "vessel_density_fov" not in row

@@ -253,3 +253,26 @@ def test_end_to_end_on_a_real_photo_with_its_masks(tmp_path):
     assert float(row["vessel_segments_zone_c"]) > float(row["vessel_segments_zone_b"])
     provenance = json.loads(out.with_name("biomarkers.provenance.json").read_text())
     assert "mm" in provenance["provenance"]["units"]
+
+
+def test_measures_pvbm_keeps_to_pvbm_columns_with_the_same_values(tmp_path):
+    """``measures="pvbm"`` (``--measures pvbm``): pvbm's columns only, equal to a full run's, and
+    no fovea or AutoMorph columns; an unknown choice is one clear error."""
+    from medvit.errors import MedvitError
+    from medvit.pvbm.fovea import FOVEA_KEYS
+    from medvit.pvbm.masks import VesselMasks
+    from medvit.pvbm.pipeline import biomarker_columns, measure_masks
+
+    columns = biomarker_columns(measures="pvbm")
+    assert not set(columns) & {*morphology_columns(), *FOVEA_KEYS}
+    assert set(columns) < set(biomarker_columns())
+    mask = np.zeros((300, 300), bool)
+    mask[148:153, 40:140] = True
+    mask[60:140, 198:203] = True
+    disc = (150.0, 150.0, 15.0)
+    full = measure_masks(VesselMasks(mask), disc, fractal={"n_rotations": 1})
+    pvbm = measure_masks(VesselMasks(mask), disc, fractal={"n_rotations": 1}, measures="pvbm")
+    assert not set(pvbm) & set(morphology_columns())
+    assert pvbm == {key: full[key] for key in pvbm}
+    with pytest.raises(MedvitError, match="measures must be one of all, pvbm"):
+        measure_masks(VesselMasks(mask), disc, measures="automorph")

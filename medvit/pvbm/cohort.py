@@ -22,7 +22,7 @@ BUNDLE_NAME = "pvbm_vessel_biomarkers"
 # run_biomarker_cohort's options → the config ids they set (the others keep their names)
 OPTION_IDS = {"checkpoint": "ckpt_path"}
 OPTIONS = ("masks_dir", "disc_csv", "segmentation", "checkpoint", "network", "definitions", "roi_radius", "region",
-           "pixel_size_um", "fov_mm", "fractal", "overlay_dir", "device", "classify_av")
+           "pixel_size_um", "fov_mm", "fractal", "overlay_dir", "device", "classify_av", "measures")
 
 
 def bundle_dir() -> Path:
@@ -43,13 +43,13 @@ def _masks_are_av(masks_dir: str | None, images: list[Path]) -> bool:
 
 def cohort_columns(images: list[Path], segmentation: str, masks_dir: str | os.PathLike | None = None,
                    pixel_size_um: float | None = None, fov_mm: float | None = None,
-                   classify_av: bool = False) -> list[str]:
+                   classify_av: bool = False, measures: str = "all") -> list[str]:
     """The cohort table's result columns (:func:`~medvit.pvbm.pipeline.biomarker_columns`): artery /
     vein ones when the user's masks label them or ``classify_av``, physical sizes when the scale is
     known; then the photo's quality measures (:data:`~medvit.pvbm.quality.QUALITY_COLUMNS`)."""
     av = bool(classify_av) or (segmentation == "masks"
                                and _masks_are_av(os.fspath(masks_dir) if masks_dir else None, images))
-    return [*biomarker_columns(av=av, physical=bool(pixel_size_um or fov_mm)), *QUALITY_COLUMNS]
+    return [*biomarker_columns(av=av, physical=bool(pixel_size_um or fov_mm), measures=measures), *QUALITY_COLUMNS]
 
 
 def bundle_overrides(options: dict) -> dict:

@@ -31,9 +31,16 @@ PHYSICAL = {"disc_radius": ("_mm", 1), "area": ("_mm2", 2), "length": ("_mm", 1)
 PHYSICAL_CRE = {"crae_knudtson": ("_mm", 1), "crve_knudtson": ("_mm", 1)}
 
 
-def biomarker_columns(av: bool = False, physical: bool = False) -> list[str]:
+#: What a run measures: ``all`` (default) adds the fovea and AutoMorph's per-zone measures to pvbm's
+#: columns; ``pvbm`` keeps to pvbm's (and CRAE / CRVE / AVR with A/V masks), at pvbm-only speed.
+MEASURES = ("all", "pvbm")
+
+
+def biomarker_columns(av: bool = False, physical: bool = False, measures: str = "all") -> list[str]:
     """The CSV contract's result columns (after ``image, status, error``), in order; with ``av``
-    (artery / vein masks given or classified) the artery / vein columns, ``avr`` and ``av_source``."""
+    (artery / vein masks given or classified) the artery / vein columns, ``avr`` and ``av_source``;
+    with ``measures`` "all" the fovea's and AutoMorph's columns (:data:`MEASURES`)."""
+    check_measures(measures)
     columns = [*DISC_KEYS, *BIOMARKER_KEYS]
     if av:
         columns += [*CRE_KEYS, "avr"]
@@ -45,8 +52,14 @@ def biomarker_columns(av: bool = False, physical: bool = False) -> list[str]:
         if av:
             columns += [f"{key}{unit}" for key, (unit, _) in PHYSICAL_CRE.items()]
         columns += ["pixel_size_um"]
-    return (columns + ["disc_confidence", *FOVEA_KEYS, "disc_source", "segmentation"] + (["av_source"] if av else [])
-            + morphology_columns(physical))
+    extended = measures == "all"
+    return (columns + ["disc_confidence", *(FOVEA_KEYS if extended else ()), "disc_source", "segmentation"]
+            + (["av_source"] if av else []) + (morphology_columns(physical) if extended else []))
+
+
+def check_measures(measures: str) -> None:
+    if measures not in MEASURES:
+        raise MedvitError(f"measures must be one of {', '.join(MEASURES)}, not {measures!r}")
 
 
 def measure_masks(
@@ -59,18 +72,20 @@ def measure_masks(
     return_points: bool = False,
     region: str = "outside_disc",
     fov: np.ndarray | None = None,
+    measures: str = "all",
 ):
     """Every biomarker of the given masks around the given disc (see :func:`biomarker_columns`),
     measured in ``region`` (:data:`medvit.pvbm.regions.REGIONS`: ``outside_disc``, PVBM's;
     AutoMorph's ``zone_b`` or ``zone_c``); CRAE / CRVE always in zone B; and AutoMorph's
     density, width, fractal dimension and tortuosities of the vessels in the field of view
     ``fov`` ((H, W) bool; None: the whole image) and zones B and C
-    (:func:`~medvit.pvbm.morphology.morphology_biomarkers`).
+    (:func:`~medvit.pvbm.morphology.morphology_biomarkers`) unless ``measures`` is "pvbm".
 
     Returns:
         dict of values (px, degrees, counts; mm when ``pixel_size_um``), and with
         ``return_points`` also the skeleton points of the all-vessel analysis.
     """
+    check_measures(measures)
     x, y, r = disc
     shape = masks.vessels.shape
     check_disc(shape, x, y, r)
@@ -99,7 +114,8 @@ def measure_masks(
         row["avr"] = arteriovenous_ratio(cre["crae_knudtson"], cre["crve_knudtson"])
     if pixel_size_um:
         row.update(physical_sizes(row, pixel_size_um))
-    row.update(morphology_biomarkers(masks.vessels, skeletons[""], (x, y, r), fov, pixel_size_um))
+    if measures == "all":
+        row.update(morphology_biomarkers(masks.vessels, skeletons[""], (x, y, r), fov, pixel_size_um))
     return (row, points) if return_points else row
 
 

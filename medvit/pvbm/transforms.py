@@ -260,7 +260,7 @@ class VesselBiomarkersd(MapTransform):
     skeleton's start / end / intersection points under ``points_key`` (for the overlay).
 
     Args:
-        definitions, roi_radius, region: as :func:`~medvit.pvbm.pipeline.measure_masks`.
+        definitions, roi_radius, region, measures: as :func:`~medvit.pvbm.pipeline.measure_masks`.
         fractal: keyword arguments of :func:`~medvit.pvbm.fractal.multifractal_biomarkers`
             (its defaults, pvbm's tutorial settings, where absent).
         pixel_size_um, fov_mm: the physical scale, if known.
@@ -270,9 +270,11 @@ class VesselBiomarkersd(MapTransform):
     def __init__(self, keys: KeysCollection = "masks", disc_key: str = "disc", definitions: str = "pvbm",
                  roi_radius: float | None = None, fractal: Mapping | None = None, region: str = "outside_disc",
                  pixel_size_um: float | None = None, fov_mm: float | None = None, image_key: str = "image",
-                 fov_key: str = "fov", points_key: str = "points", allow_missing_keys: bool = False):
+                 fov_key: str = "fov", points_key: str = "points", measures: str = "all",
+                 allow_missing_keys: bool = False):
         super().__init__(keys, allow_missing_keys)
         self.disc_key, self.definitions, self.roi_radius, self.region = disc_key, definitions, roi_radius, region
+        self.measures = measures
         self.fractal = dict(fractal or {})
         self.pixel_size_um, self.fov_mm = pixel_size_um, fov_mm
         self.image_key, self.fov_key, self.points_key = image_key, fov_key, points_key
@@ -284,7 +286,8 @@ class VesselBiomarkersd(MapTransform):
             scale = pixel_size(channels_last(d[self.image_key]) if self.fov_mm else None, fov, self.pixel_size_um,
                                self.fov_mm)
             row, points = measure_masks(d[key], d[self.disc_key], self.definitions, self.roi_radius, self.fractal,
-                                        scale, return_points=True, region=self.region, fov=fov)
+                                        scale, return_points=True, region=self.region, fov=fov,
+                                        measures=self.measures)
             d[self.points_key] = points or {}
             d = add_to_row(d, row)
         return d
