@@ -2,6 +2,9 @@
 
     .venv/bin/python benchmarks/biomarkers.py [--images 12] [--pvbm-images 2]
 
+``--measures pvbm`` (default) times pvbm's columns, like for like; ``--measures all`` the default
+run's columns (with the fovea and AutoMorph's per-zone measures).
+
 Cohort: the real fundus photo (skimage's retina, 1411²) in its 8 mirror/rotation copies (repeated),
 each with its classical vessel mask (medvit.pvbm.vessels) and optic disc given, so both
 tools measure the same pixels. Printed:
@@ -95,7 +98,8 @@ def pvbm_seconds(images: Path, masks: Path, discs: Path, count: int) -> float:
     return float(np.mean(times))
 
 
-def run_medvit(images: Path, masks: Path, discs: Path, out: Path, workers: int, only: int | None = None):
+def run_medvit(images: Path, masks: Path, discs: Path, out: Path, workers: int, only: int | None = None,
+               measures: str = "pvbm"):
     """Wall time (s) of one ``medvit biomarkers`` command (a fresh process, as a user runs it)
     and the peak RSS (MB) of its largest process."""
     if only is not None:
@@ -105,7 +109,7 @@ def run_medvit(images: Path, masks: Path, discs: Path, out: Path, workers: int, 
             shutil.copy(path, subset / path.name)
         images = subset
     arguments = ["biomarkers", str(images), "--out", str(out), "--masks", str(masks),
-                 "--disc", str(discs), "--workers", str(workers), "--quiet", "--restart"]
+                 "--disc", str(discs), "--workers", str(workers), "--quiet", "--restart", "--measures", measures]
     command = [sys.executable, "-c", _LAUNCHER, *arguments]
     start = time.perf_counter()
     process = subprocess.run(command, capture_output=True, text=True)
@@ -137,21 +141,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=12, help="cohort size N")
     parser.add_argument("--pvbm-images", type=int, default=2, help="images pvbm is timed on")
+    parser.add_argument("--measures", choices=("pvbm", "all"), default="pvbm",
+                        help="pvbm: pvbm's columns, like for like (default); all: with the fovea and AutoMorph's")
     args = parser.parse_args()
     n = max(3, args.images)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         images, masks, discs = make_cohort(folder, n)
         pvbm = pvbm_seconds(images, masks, discs, args.pvbm_images)
-        one, _ = run_medvit(images, masks, discs, folder / "one.csv", workers=1, only=1)
-        all_one, peak_one_mb = run_medvit(images, masks, discs, folder / "w1.csv", workers=1)
-        two_one, _ = run_medvit(images, masks, discs, folder / "two.csv", workers=2, only=2)
-        all_two, peak_two_mb = run_medvit(images, masks, discs, folder / "w2.csv", workers=2)
+        one, _ = run_medvit(images, masks, discs, folder / "one.csv", workers=1, only=1, measures=args.measures)
+        all_one, peak_one_mb = run_medvit(images, masks, discs, folder / "w1.csv", workers=1, measures=args.measures)
+        two_one, _ = run_medvit(images, masks, discs, folder / "two.csv", workers=2, only=2, measures=args.measures)
+        all_two, peak_two_mb = run_medvit(images, masks, discs, folder / "w2.csv", workers=2, measures=args.measures)
         same = (folder / "w1.csv").read_text() == (folder / "w2.csv").read_text()
     marginal = (all_one - one) / (n - 1)
     # steady-state throughput with 2 workers: N images minus 2 (one each, pool start-up)
     marginal_two = (all_two - two_one) / (n - 2)
-    print(f"cohort: {n} × 1411² photos with masks and discs given; {os.cpu_count()} CPU cores")
+    print(f"cohort: {n} × 1411² photos with masks and discs given; {os.cpu_count()} CPU cores; "
+          f"--measures {args.measures}")
     print(f"pvbm 3.0.1.8 analysis per image (mean of {args.pvbm_images}): {pvbm:7.2f} s")
     print(f"medvit marginal time per image, --workers 1: {marginal:7.2f} s   ratio pvbm/medvit: {pvbm / marginal:5.1f}x")
     print(f"medvit start-up (1 image minus marginal):    {one - marginal:7.2f} s   (1-image command: {one:.2f} s)")

@@ -355,3 +355,18 @@ def test_case_series_are_labelled_by_their_description(tmp_path):
     nifti = volume_from_case(tmp_path / "nifti_case", tmp_path / "nifti_case" / "nifti_case_seg.nii.gz")
     assert nifti.label("t2") == "t2 · nifti_case_t2.nii.gz"
     assert nifti.labels[nifti.start] > 0  # opens on the tumour
+
+
+def test_every_fundus_column_of_a_full_run_has_its_unit():
+    """The Fundus table's unit column covers what a run writes: pvbm's, the fovea's, AutoMorph's
+    per-zone columns (ratios, px, 1/px) and their physical sizes."""
+    from medvit.pvbm.pipeline import biomarker_columns
+    from medvit.viewer.fundus import biomarker_unit
+
+    text = {"disc_source", "segmentation", "av_source"}
+    for name in biomarker_columns(av=True, physical=True):
+        assert name in text or biomarker_unit(name), name
+    assert biomarker_unit("tortuosity_curvature_zone_b") == "1/px"
+    assert biomarker_unit("tortuosity_curvature_zone_b_per_mm") == "1/mm"
+    assert biomarker_unit("mean_width_fov_mm") == "mm" and biomarker_unit("vessel_density_zone_c") == "ratio"
+    assert biomarker_unit("artery_area") == "px²" and biomarker_unit("avr") == "ratio"

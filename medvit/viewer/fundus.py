@@ -64,17 +64,30 @@ UNITS = {"disc_x": "px", "disc_y": "px", "disc_radius": "px", "area": "px²", "l
          "tortuosity_index": "ratio", "median_tortuosity": "ratio", "median_branching_angle": "degrees",
          "start_points": "count", "end_points": "count", "intersection_points": "count", "D0": "dimension",
          "D1": "dimension", "D2": "dimension", "singularity_length": "dimension", "crae_knudtson": "px",
-         "crve_knudtson": "px", "crae_hubbard": "µm", "crve_hubbard": "µm", "pixel_size_um": "µm"}
+         "crve_knudtson": "px", "crae_hubbard": "µm", "crve_hubbard": "µm", "pixel_size_um": "µm", "avr": "ratio",
+         "disc_confidence": "ratio", "fovea_x": "px", "fovea_y": "px", "fovea_darkness": "ratio",
+         "disc_fovea_distance": "px", "disc_fovea_angle": "degrees"}
+# AutoMorph's per-zone columns (medvit.pvbm.morphology): "<measure>_<zone>"
+ZONE_UNITS = {"vessel_density": "ratio", "mean_width": "px", "fractal_dimension": "dimension",
+              "tortuosity_distance": "ratio", "tortuosity_curvature": "1/px", "tortuosity_density": "1/px",
+              "vessel_segments": "count"}
+ZONE_SUFFIXES = ("_fov", "_zone_b", "_zone_c")
 
 
 def biomarker_unit(name: str) -> str:
-    """The unit of a biomarker column: px, px², degrees, a count or a ratio; mm / mm² for the
-    ``*_mm`` / ``*_mm2`` columns written when the pixel size is known; "" for text columns."""
+    """The unit of a biomarker column: px, px², 1/px, degrees, a count or a ratio; mm / mm² / 1/mm
+    for the ``*_mm`` / ``*_mm2`` / ``*_per_mm`` columns written when the pixel size is known; ""
+    for text columns."""
     if name.endswith("_mm2"):
         return "mm²"
+    if name.endswith("_per_mm"):
+        return "1/mm"
     if name.endswith("_mm"):
         return "mm"
     base = name.split("_", 1)[1] if name.startswith(("artery_", "vein_")) else name
+    for suffix in ZONE_SUFFIXES:
+        if name.endswith(suffix) and name.removesuffix(suffix) in ZONE_UNITS:
+            return ZONE_UNITS[name.removesuffix(suffix)]
     return UNITS.get(base, UNITS.get(name, ""))
 
 
