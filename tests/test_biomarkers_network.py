@@ -72,7 +72,7 @@ def test_artery_vein_network_gives_three_masks(tmp_path):
     torch.save({"model": vessel_unet(3, channels=(8, 16, 32), strides=(2, 2)).state_dict()}, path)
     Image.fromarray(skimage.data.retina()[:256, :384].copy()).save(tmp_path / "photo.png")
     predictor = bundle_component(BUNDLE, "predictor", segmentation="network", load_pretrain=True, ckpt_path=str(path),
-                                 biomarkers=False, **{"network_args#out_channels": 3, "network_args#channels": [8, 16, 32],
+                                 biomarkers=False, check_fundus=False, **{"network_args#out_channels": 3, "network_args#channels": [8, 16, 32],
                                                       "network_args#strides": [2, 2]})
     masks = predictor.process(str(tmp_path / "photo.png"))["masks"]
     assert masks.has_av and masks.vessels.shape == (256, 384)

@@ -137,6 +137,7 @@ def _check_dicom_seg(case, out, row):
     assert float(row["wt_ml"]) == pytest.approx((labels > 0).sum() * 27 / 1000)
 
 
+@pytest.mark.slow  # long (30-50 s); the config chain and export are also checked fast elsewhere
 def test_train_json_runs_and_its_checkpoint_serves_inference(tmp_path):
     """The paper's recipe (train.json) runs on synthetic NIfTI cases for one epoch; the saved
     checkpoint loads into inference.json (current merging, as it was trained)."""
@@ -196,6 +197,7 @@ def _export(tmp_path, command_name, filename, *extra):
     return network
 
 
+@pytest.mark.slow  # long (30-50 s); the config chain and export are also checked fast elsewhere
 def test_ckpt_export_torchscript_matches_eager(tmp_path):
     """``python -m monai.bundle ckpt_export`` (traced) on a checkpoint as published gives the
     eager network's outputs within 1e-4 at the inference window size."""
@@ -208,6 +210,7 @@ def test_ckpt_export_torchscript_matches_eager(tmp_path):
         assert torch.allclose(exported(x), network(x), atol=1e-4)
 
 
+@pytest.mark.slow  # long (30-50 s); the config chain and export are also checked fast elsewhere
 def test_onnx_export_matches_eager(tmp_path):
     """``python -m monai.bundle onnx_export`` runs and ONNX Runtime gives the eager outputs within 1e-4."""
     pytest.importorskip("onnx")
