@@ -4,14 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-# One intra-op thread per process (before torch is imported; inherited by the CLI, worker and
-# streamlit subprocesses the tests start): on the 2-core CI machine torch's default two threads
-# made the default suite 15 min 4 s against 12 min 34 s on one (same tests, measured 2026-12-05).
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import pytest
 
-import pytest  # noqa: E402
-
-from medvit.data import pydicom_sample  # noqa: E402
+from medvit.data import pydicom_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 
