@@ -190,6 +190,7 @@ def test_cli_refuses_a_broken_disc_table_up_front(cohort, tmp_path):
     assert "lacks column(s) image, radius" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # 10-20 s: the default suite stays under 15 min on 2 cores
 def test_pool_and_dask_give_the_same_table(tmp_path):
     """The same cohort in-process, on 2 local worker processes and on a loopback Dask cluster."""
     from distributed import LocalCluster

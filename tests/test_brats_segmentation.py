@@ -305,6 +305,7 @@ def test_segmentation_outside_the_head_or_larger_than_a_brain_is_flagged():
     assert (~head).sum() * 27 / 1000 > MAX_WHOLE_TUMOUR_ML and "larger than a brain (> 1500 mL)" in flags[1]
 
 
+@pytest.mark.slow  # 10-20 s: the default suite stays under 15 min on 2 cores
 def test_brain_mask_skull_strips_the_input_and_bounds_the_labels(tmp_path):
     """A case with skull and air noise is flagged as not skull-stripped, and the random network's
     segmentation of the air as outside the head; its brain mask file (found by the default

@@ -111,6 +111,7 @@ def test_demo_rejects_unknown_step():
     assert result.returncode == 1 and "unknown demo step" in result.stderr
 
 
+@pytest.mark.slow  # 10-20 s: the default suite stays under 15 min on 2 cores
 def test_demo_runs_the_pvbm_bundle_on_the_real_photo(tmp_path):
     result = run_cli("demo", "--only", "pvbm-biomarkers", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr

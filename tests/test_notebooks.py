@@ -6,7 +6,10 @@ import pytest
 
 # Notebooks that train a network for minutes run with the slow tests (`make test-slow`); the
 # default suite keeps the others (each under ~15 s).
-SLOW = {"brats_swin_unetr_segmentation.ipynb"}  # trains Swin UNETR 8 epochs: ~170 s on 2 cores
+# each bundle's notebook (10-15 s each) runs with the slow tests too: the default suite keeps the quickstart
+SLOW = {"brats_swin_unetr_segmentation.ipynb",  # trains Swin UNETR 8 epochs: ~170 s on 2 cores
+        "cmrxrecon_varnet_reconstruction.ipynb", "mae_thorax_classification.ipynb",
+        "pvbm_vessel_biomarkers.ipynb", "uni4eye_ophthalmic_mim.ipynb"}
 NOTEBOOKS = [pytest.param(p, id=p.name, marks=pytest.mark.slow if p.name in SLOW else ())
              for p in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))]
 

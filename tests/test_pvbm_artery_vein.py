@@ -86,6 +86,7 @@ def classified(name: str):
     return classify_arteries_veins(photo / 255.0, vessels, disc, fov), disc
 
 
+@pytest.mark.slow  # 10-20 s: the default suite stays under 15 min on 2 cores
 def test_agreement_with_vascx_av_masks():
     """Per-pixel accuracy on the vessel pixels both call vessel (VascX's crossings, label 3, not
     scored) at least the floors above; the classes are both present on every photo."""
