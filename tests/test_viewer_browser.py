@@ -134,7 +134,8 @@ def test_every_page_shows_its_numbers_in_chromium(viewer):
         _radio(page, "Show", "Upload a file")
         page.locator('input[type="file"]').set_input_files(str(artefacts / "astronaut.png"))
         page.get_by_text("astronaut.png: rejected, not a fundus photograph").wait_for(timeout=60_000)
-        assert page.get_by_text("the field of view is not round (solidity").count()
+        # the reasons are drawn after the verdict: wait for them (a count() right away raced the page)
+        page.get_by_text("the field of view is not round (solidity").first.wait_for(timeout=60_000)
         page.screenshot(path=str(artefacts / "Fundus_upload_refused.png"), full_page=True)
         # an uploaded radiograph classified in the page with a checkpoint file
         page.goto(f"{url}/Chest_X-ray")
