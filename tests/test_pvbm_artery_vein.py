@@ -17,8 +17,8 @@ from medvit.pvbm.transforms import ArteryVeind
 from tests import vascx_samples as vs
 
 # Measured on the six 1024² crops with the classical vessel mask and detected disc: per photo
-# 0.78 0.72 0.83 0.69 0.79 0.79, mean 0.77. The floors leave room for library versions.
-MEAN_ACCURACY_FLOOR, PHOTO_ACCURACY_FLOOR = 0.72, 0.62
+# 0.77 0.76 0.82 0.76 0.83 0.79, mean 0.79. The floors leave room for library versions.
+MEAN_ACCURACY_FLOOR, PHOTO_ACCURACY_FLOOR = 0.75, 0.70
 
 
 def synthetic_crossing(size: int = 300):
@@ -74,6 +74,31 @@ def test_transform_keeps_given_av_masks_and_says_where_labels_come_from():
     assert arteriovenous_ratio(10.0, 15.0) == pytest.approx(2 / 3) and np.isnan(arteriovenous_ratio(10.0, np.nan))
 
 
+def test_a_flipped_photo_gets_the_flipped_labels():
+    """The labels do not depend on the photo's orientation: classifying the left-right or up-down
+    mirror image of a real photo gives exactly the mirrored labels (one pass without the flip
+    ensemble relabelled up to 18 % of the vessel pixels)."""
+    from PIL import Image
+
+    from medvit.data import fundus_photo
+    from medvit.pvbm.optic_disc import locate_optic_disc
+    from medvit.pvbm.vessels import field_of_view, vessel_mask
+
+    with Image.open(fundus_photo()) as image:
+        photo = np.asarray(image.convert("RGB").resize((image.width // 2, image.height // 2),
+                                                       Image.Resampling.LANCZOS)) / 255.0
+    fov = field_of_view(photo)
+    vessels = vessel_mask(photo, fov=fov)
+    x, y, r = tuple(locate_optic_disc(photo, vessels=vessels, fov=fov))[:3]
+    labels = classify_arteries_veins(photo, vessels, (x, y, r), fov)
+    assert 0.25 < labels.arteries.sum() / vessels.sum() < 0.75
+    height, width = vessels.shape
+    for flip, disc in ((np.fliplr, (width - 1 - x, y, r)), (np.flipud, (x, height - 1 - y, r))):
+        mirrored = classify_arteries_veins(flip(photo), flip(vessels), disc, flip(fov))
+        assert np.array_equal(flip(mirrored.arteries), labels.arteries), flip.__name__
+        assert np.array_equal(flip(mirrored.veins), labels.veins), flip.__name__
+
+
 @functools.lru_cache(maxsize=len(vs.PHOTOS))
 def classified(name: str):
     from medvit.pvbm.optic_disc import locate_optic_disc
@@ -102,7 +127,7 @@ def test_agreement_with_vascx_av_masks():
 
 
 def test_avr_from_classified_masks_is_plausible():
-    """CRAE < CRVE on most photos (measured AVR 0.57-1.03, VascX's own masks 0.61-0.79)."""
+    """CRAE < CRVE on every photo (measured AVR 0.51-0.86, median 0.62; VascX's own masks 0.61-0.79)."""
     from medvit.pvbm.central_retinal import central_retinal_equivalents
 
     vs.samples_dir()
@@ -111,7 +136,7 @@ def test_avr_from_classified_masks_is_plausible():
         labels, disc = classified(name)
         cre = central_retinal_equivalents(labels.arteries, labels.veins, *disc)
         ratios.append(arteriovenous_ratio(cre["crae_knudtson"], cre["crve_knudtson"]))
-    assert all(0.5 <= ratio <= 1.1 for ratio in ratios), ratios
+    assert all(0.45 <= ratio < 1.0 for ratio in ratios), ratios
     assert 0.6 <= np.median(ratios) <= 0.9, ratios
 
 
