@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from medvit.batch.worker import with_measured
+from medvit.errors import MedvitError
 from medvit.io.photo import read_photo
 
 
@@ -39,6 +41,16 @@ def stats_or_exit(path: str, crash_flag: str, crash_on: str, calls: str | None =
     if Path(path).name == crash_on and os.path.exists(crash_flag):
         os._exit(3)  # no cleanup, no exception: as a segfault or the OOM killer would
     return image_stats(path, calls=calls)
+
+
+def stats_or_refuse(path: str, darker_than: float) -> dict:
+    """``image_stats`` and a ``grade``; a photo darker than ``darker_than`` is refused, its error
+    carrying what was measured before (the mean, as a numpy scalar, and the grade)."""
+    stats = image_stats(path)
+    if stats["mean"] < darker_than:
+        error = MedvitError(f"{path}: too dark to measure (mean {stats['mean']:.1f})")
+        raise with_measured(error, {"mean": stats["mean"], "grade": "reject"})
+    return {**stats, "grade": "good"}
 
 
 def bad_result(path: str, kind: str) -> dict:

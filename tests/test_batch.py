@@ -18,7 +18,8 @@ import skimage
 from medvit.batch import case_ids, cohort_files, input_hash, run_cohort, settings_hash
 from medvit.batch.store import Journal
 from medvit.errors import MedvitError
-from tests.batch_cases import bad_result, image_stats, stats_or_exit, thread_settings
+from medvit.batch import store
+from tests.batch_cases import bad_result, image_stats, stats_or_exit, stats_or_refuse, thread_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
@@ -271,6 +272,28 @@ def test_bad_results_are_error_rows(cohort, tmp_path):
     for kind, message in expected.items():
         table = run_cohort(cohort[:1], bad_result, tmp_path / f"{kind}.csv", {"kind": kind}, progress=False)
         assert table["status"][0] == "error" and table["error"][0] == message
+
+
+def test_error_rows_keep_what_was_measured_before_the_failure(cohort, tmp_path):
+    """A case refused after measuring (e.g. a photo's quality grade refusing it) keeps those
+    columns in its error row, and a resumed run reads them back (issue 18)."""
+    out = tmp_path / "cohort.csv"
+    table = run_cohort(cohort, stats_or_refuse, out, {"darker_than": 100}, progress=False)
+    by_id = table.set_index("image")
+    refused = by_id.loc[["coins.png", "retina.jpg"]]
+    assert (refused["status"] == "error").all() and (refused["grade"] == "reject").all()
+    assert refused["error"].tolist() == [f"{cohort[0].parent / name}: too dark to measure (mean {mean:.1f})"
+                                         for name, mean in (("coins.png", 96.86), ("retina.jpg", 89.70))]
+    assert refused["mean"].tolist() == pytest.approx([96.855516, 89.697989])
+    assert refused["width"].isna().all()  # not measured before the refusal: empty, not made up
+    assert by_id.loc["bad.png", "error"] and by_id[["mean", "grade"]].loc["bad.png"].isna().all()
+    assert (by_id.loc[["astronaut.png", "camera.png", "moon.png"], "grade"] == "good").all()
+    assert store.read_table(out)["coins.png"]["result"]["grade"] == "reject"
+
+    # A cohort where every case is refused still has the measured columns.
+    table = run_cohort(cohort[1:3], stats_or_refuse, tmp_path / "all.csv", {"darker_than": 1000}, progress=False)
+    assert list(table.columns) == ["image", "status", "error", "mean", "grade", "settings_hash", "input_hash"]
+    assert (table["status"] == "error").all() and (table["grade"] == "reject").all()
 
 
 def test_refuses_what_it_cannot_run(cohort, tmp_path):

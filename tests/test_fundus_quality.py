@@ -2,19 +2,25 @@
 usable at any size; other pictures, a black frame, blurred and badly exposed photos are refused or
 downgraded, saying why."""
 
+import csv
+
 import numpy as np
 import pytest
 import skimage.data
 import torch
 from monai.data import MetaTensor
+from PIL import Image
 from scipy import ndimage as ndi
 from skimage.transform import downscale_local_mean
 
+from medvit.batch.worker import measured_before
 from medvit.errors import MedvitError
+from medvit.pvbm.cohort import run_biomarker_cohort
+from medvit.pvbm.masks import VesselMasks
 from medvit.pvbm.photo import channels_first, fundus_photo, read_photo_rc
 from medvit.pvbm.quality import (FIELD_SIDE, GRADE_LIMITS, QUALITY_COLUMNS, assess_fundus_photo, field_copy,
                                  working_copy)
-from medvit.pvbm.transforms import FundusQualityd
+from medvit.pvbm.transforms import FundusQualityd, OpticDiscd, VesselMasksd
 from medvit.pvbm.vessels import field_of_view
 from tests.vascx_samples import PHOTOS, samples_dir
 
@@ -154,3 +160,55 @@ def test_measures_are_taken_on_a_small_copy_that_keeps_the_short_side():
     assert working_copy(np.zeros((2336, 3504, 3))).shape[:2] == (180, 270)  # HRF's 3504×2336: every 13th
     assert working_copy(np.zeros((584, 565, 3))).shape[:2] == (292, 283)  # DRIVE: every 2nd
     assert min(working_copy(np.zeros((70, 5000))).shape) == 70  # never below the accepted 64 px
+
+
+def _photo_data(photo, name="eye.png"):
+    return {"image": MetaTensor(torch.from_numpy(channels_first(photo)), meta={"filename_or_obj": name})}
+
+
+def test_a_refused_photo_keeps_its_grade_and_measures_for_its_error_row():
+    """A cohort table filtered on qc_grade must not lose the rejected photos (issue 18)."""
+    with pytest.raises(MedvitError, match="^eye.png: not a fundus photograph") as refused:
+        FundusQualityd("image")(_photo_data(fundus_photo(skimage.data.astronaut())))
+    measured = measured_before(refused.value)
+    assert list(measured) == list(QUALITY_COLUMNS) and measured["qc_grade"] == "reject"
+    assert "the field of view is not round" in measured["qc_reasons"] and 0 < measured["qc_fov_solidity"] < 0.95
+
+
+def test_an_uncertain_disc_keeps_its_confidence_for_its_error_row(half_retina):
+    data = {**_photo_data(half_retina), "masks": VesselMasks(np.zeros(half_retina.shape[:2], bool)),
+            "row": {"qc_grade": "good"}}
+    with pytest.raises(MedvitError, match=r"^eye.png: optic disc uncertain \(confidence") as refused:
+        OpticDiscd("image", fov_key="no_fov", min_confidence=1.01)(data)  # no confidence reaches 1.01
+    measured = measured_before(refused.value)
+    assert measured["qc_grade"] == "good" and measured["disc_source"] == "detected"
+    assert f"confidence {measured['disc_confidence']:.2f} at" in str(refused.value)
+
+
+def test_an_empty_vessel_mask_is_an_error_not_a_row_of_nans():
+    data = {**_photo_data(np.zeros((64, 64, 3), np.float32)), "pred": torch.zeros(1, 64, 64), "row": {"qc_grade": "good"}}
+    with pytest.raises(MedvitError, match=r"^eye.png: vessel mask is empty \(the classical segmentation found no"
+                                          r" vessels\)$") as refused:
+        VesselMasksd("pred", source="classical")(data)
+    assert measured_before(refused.value) == {"qc_grade": "good", "segmentation": "classical"}
+    assert not VesselMasksd("pred", allow_empty=True)(data)["masks"].vessels.any()  # scoring a segmentation
+
+
+def test_cohort_error_rows_keep_the_grade_and_name_an_empty_mask(tmp_path, half_retina):
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir(), masks.mkdir()
+    Image.fromarray(skimage.data.astronaut()).save(images / "astronaut.png")
+    Image.fromarray((half_retina * 255).round().astype(np.uint8)).save(images / "eye.png")
+    Image.fromarray(np.zeros(half_retina.shape[:2], np.uint8)).save(masks / "eye.png")  # a user's all-zero mask
+    out = tmp_path / "cohort.csv"
+    with pytest.raises(MedvitError, match="0 ok, 2 failed"):
+        run_biomarker_cohort(images, out, masks_dir=masks, progress=False)
+    with open(out, newline="") as fh:
+        rows = {row["image"]: row for row in csv.DictReader(fh)}
+    astronaut, eye = rows["astronaut.png"], rows["eye.png"]
+    assert astronaut["status"] == "error" and "astronaut.png: not a fundus photograph" in astronaut["error"]
+    assert astronaut["qc_grade"] == "reject" and astronaut["qc_reasons"] and astronaut["qc_fov_fraction"]
+    assert astronaut["area"] == "" and astronaut["segmentation"] == ""  # not measured: empty, not made up
+    assert eye["status"] == "error" and eye["error"] == (
+        f"{images / 'eye.png'}: vessel mask is empty (the given mask has no vessel pixel)")
+    assert (eye["qc_grade"], eye["segmentation"], eye["area"]) == ("good", "masks", "")

@@ -55,7 +55,9 @@ def run_cohort(
         case_fn: returns a dict column -> scalar (number, string, bool, None) for one
             input. For ``workers > 1`` or ``scheduler`` it must be a top-level function
             of an importable module (it is pickled by name). Whatever it raises becomes
-            that case's error row; the run goes on.
+            that case's error row; the run goes on. The row keeps the columns measured
+            before the failure that the exception carries
+            (:func:`medvit.batch.worker.with_measured`).
         out_csv: the table. Beside it: ``<stem>.journal.jsonl`` while running,
             ``<stem>.provenance.json``, and ``<stem>.ids.csv`` when anonymising.
         settings: keyword arguments for ``case_fn``; JSON-serialisable, since their

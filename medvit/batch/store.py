@@ -92,14 +92,14 @@ def read_table(path: Path) -> dict[str, dict]:
             result_cols = [c for c in header if c not in BOOKKEEPING and c not in PROVENANCE_COLUMNS]
             records = {}
             for row in reader:
-                ok = row["status"] == "ok"
                 records[row["image"]] = {
                     "image": row["image"],
                     "status": row["status"],
                     "error": row.get("error") or "",
                     "settings_hash": row["settings_hash"],
                     "input_hash": row["input_hash"],
-                    "result": {c: row.get(c) or "" for c in result_cols} if ok else {},
+                    # an error row keeps what its case measured before failing (written back as is)
+                    "result": {c: row.get(c) or "" for c in result_cols},
                 }
     except (csv.Error, UnicodeDecodeError) as err:
         raise MedvitError(f"{path} is not a readable CSV ({err}); move it away or pass resume=False") from None
@@ -110,14 +110,16 @@ def result_columns(records: Sequence[Mapping], columns: Sequence[str] | None = N
     """The result columns in table order.
 
     ``columns`` if given; otherwise the keys of the first ok record (records in id order),
-    then keys only later records have, in the order they first appear.
+    then keys only later records have, in the order they first appear: ok records first, then
+    the error records (what those measured before failing).
     """
     if columns is not None:
         return list(columns)
     order: dict[str, None] = {}
-    for record in records:
-        if record["status"] == "ok":
-            order.update(dict.fromkeys(record["result"]))
+    for ok in (True, False):
+        for record in records:
+            if (record["status"] == "ok") == ok:
+                order.update(dict.fromkeys(record["result"]))
     return list(order)
 
 

@@ -66,7 +66,8 @@ def run_case(case_fn: Callable[..., Mapping[str, Any]], path: str, settings: Map
     Returns:
         ``{"status": "ok" | "error", "error": one line or "", "result": {column: scalar},
         "seconds": float}``; ``result`` holds plain Python scalars only, so it pickles and
-        serialises to JSON.
+        serialises to JSON. An error's ``result`` is what the case measured before it failed,
+        where the exception carries it (:func:`with_measured`), else empty.
     """
     start = time.perf_counter()
     try:
@@ -75,9 +76,33 @@ def run_case(case_fn: Callable[..., Mapping[str, Any]], path: str, settings: Map
     # SystemExit too: a case calling sys.exit() is that case failing, not the cohort.
     # KeyboardInterrupt is the user stopping the run, so it propagates.
     except (Exception, SystemExit) as err:
-        outcome = {"status": "error", "error": error_message(err), "result": {}}
+        outcome = {"status": "error", "error": error_message(err), "result": measured_before(err)}
     outcome["seconds"] = round(time.perf_counter() - start, 3)
     return outcome
+
+
+# The attribute of an exception holding the columns its case measured before failing.
+MEASURED = "medvit_measured"
+
+
+def with_measured(err: BaseException, measured: Mapping[str, Any]) -> BaseException:
+    """``err`` carrying the columns its case measured before it failed (e.g. a photo's quality
+    grade, when the grade refuses it): :func:`run_case` writes them into the case's error row,
+    whose ``status`` stays "error". Returns ``err``, to be raised: ``raise with_measured(err, row)``."""
+    setattr(err, MEASURED, dict(measured))
+    return err
+
+
+def measured_before(err: BaseException) -> dict[str, Any]:
+    """The columns ``err`` carries (:func:`with_measured`), cleaned as a result; ``{}`` if none, or if
+    they are no valid result (the error itself is what the row must say, not a second one)."""
+    measured = getattr(unwrap_monai_error(err), MEASURED, None)
+    if not measured:
+        return {}
+    try:
+        return clean_result(measured)
+    except MedvitError:
+        return {}
 
 
 def error_message(err: BaseException) -> str:

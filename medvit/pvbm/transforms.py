@@ -22,8 +22,9 @@ from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
+from medvit.batch.worker import with_measured
 from medvit.bundle.transforms import case_output_path, source_path
-from medvit.bundle.workflow import add_to_row
+from medvit.bundle.workflow import ROW_KEY, add_to_row
 from medvit.errors import MedvitError
 from medvit.pvbm.artery_vein import classify_arteries_veins
 from medvit.pvbm.fovea import fovea_columns
@@ -44,6 +45,12 @@ from medvit.pvbm.vessels import field_of_view
 
 def _numpy(value) -> np.ndarray:
     return np.asarray(value.detach().cpu() if hasattr(value, "detach") else value)
+
+
+def _refusal(data: Mapping, message: str) -> MedvitError:
+    """The case's error, carrying its row so far: a refused photo's error row keeps what was
+    measured (its quality grade, its disc's confidence), so a cohort filtered on them keeps it."""
+    return with_measured(MedvitError(message), data.get(ROW_KEY, {}))
 
 
 class FundusPhotod(MapTransform):
@@ -76,7 +83,8 @@ class FundusQualityd(MapTransform):
     """Dictionary wrapper of :func:`~medvit.pvbm.quality.assess_fundus_photo` on the checked photo
     (C, H, W) in [0, 1]: its grade (``qc_grade``: good / usable), the flaws found
     (``qc_reasons``) and its measures go to the row (:data:`~medvit.pvbm.quality.QUALITY_COLUMNS`);
-    a photo graded ``reject`` is refused, so it gets an error row saying why instead of biomarkers.
+    a photo graded ``reject`` is refused, so it gets an error row saying why instead of biomarkers
+    (the row keeps its grade, reasons and measures).
 
     Raises:
         MedvitError: "<file>: not a fundus photograph: <what is wrong, measured>", or
@@ -87,11 +95,11 @@ class FundusQualityd(MapTransform):
         d = dict(data)
         for key in self.key_iterator(d):
             quality = assess_fundus_photo(channels_last(d[key]))
+            d = add_to_row(d, quality.columns())
             if quality.grade == "reject":
                 name = getattr(d[key], "meta", {}).get("filename_or_obj", "photo")
                 what = "not a fundus photograph" if quality.problems else "image quality too poor to measure"
-                raise MedvitError(f"{name}: {what}: {'; '.join(quality.reasons)}")
-            d = add_to_row(d, quality.columns())
+                raise _refusal(d, f"{name}: {what}: {'; '.join(quality.reasons)}")
         return d
 
 
@@ -141,18 +149,31 @@ class LoadVesselMasksd(MapTransform):
 class VesselMasksd(MapTransform):
     """Dictionary wrapper of :func:`~medvit.pvbm.masks.masks_from_channels`: the thresholded
     prediction (1 or 3, H, W) → :class:`~medvit.pvbm.masks.VesselMasks` under ``output_key``;
-    the row's ``segmentation`` column says where the masks came from (``source``)."""
+    the row's ``segmentation`` column says where the masks came from (``source``).
+
+    Args:
+        allow_empty: accept a mask without a vessel pixel (scoring a segmentation, where it
+            scores 0). Else it is refused: biomarkers of no vessels are a row of NaNs that
+            looks measured.
+
+    Raises:
+        MedvitError: "<file>: vessel mask is empty (...)" unless ``allow_empty``.
+    """
 
     def __init__(self, keys: KeysCollection = "pred", output_key: str = "masks", source: str = "classical",
-                 allow_missing_keys: bool = False):
+                 allow_empty: bool = False, allow_missing_keys: bool = False):
         super().__init__(keys, allow_missing_keys)
-        self.output_key, self.source = output_key, source
+        self.output_key, self.source, self.allow_empty = output_key, source, bool(allow_empty)
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
         d = dict(data)
         for key in self.key_iterator(d):
             d[self.output_key] = masks_from_channels(d[key])
             d = add_to_row(d, {"segmentation": self.source})
+            if not self.allow_empty and not d[self.output_key].vessels.any():
+                why = "the given mask has no vessel pixel" if self.source == "masks" else (
+                    f"the {self.source} segmentation found no vessels")
+                raise _refusal(d, f"{source_path(d)}: vessel mask is empty ({why})")
         return d
 
 
@@ -164,9 +185,9 @@ class OpticDiscd(MapTransform):
     ("override" or "detected") and ``disc_confidence`` (empty for an override) to the row.
 
     Raises:
-        MedvitError: a broken disc table (when built: one error for the cohort); a detected
-            disc with a confidence below ``min_confidence`` (the image's error row: give its
-            disc in the table), never a guess.
+        MedvitError: a broken disc table (when built: one error for the cohort); no disc found,
+            or a detected disc with a confidence below ``min_confidence`` (the image's error row,
+            keeping ``disc_confidence``: give its disc in the table), never a guess.
     """
 
     def __init__(self, keys: KeysCollection = "image", masks_key: str = "masks", fov_key: str = "fov",
@@ -184,13 +205,18 @@ class OpticDiscd(MapTransform):
             source, confidence = "override", float("nan")
             if disc is None:
                 fov = _numpy(d[self.fov_key])[0] > 0.5 if self.fov_key in d else None
-                *disc, confidence = locate_optic_disc(channels_last(d[key]), vessels=d[self.masks_key].vessels, fov=fov)
                 source = "detected"
+                d = add_to_row(d, {"disc_source": source})
+                try:
+                    *disc, confidence = locate_optic_disc(channels_last(d[key]), vessels=d[self.masks_key].vessels,
+                                                          fov=fov)
+                except MedvitError as err:  # "no plausible optic disc": which photo's
+                    raise _refusal(d, f"{source_path(d, key)}: {err}") from None
                 if confidence < self.min_confidence:
-                    raise MedvitError(
-                        f"{source_path(d, key)}: optic disc uncertain (confidence {confidence:.2f} at "
-                        f"({disc[0]:.0f}, {disc[1]:.0f}), r {disc[2]:.0f} px, below {self.min_confidence:.2f}); "
-                        "give its centre and radius in the disc table (--disc)")
+                    raise _refusal(add_to_row(d, {"disc_confidence": confidence}),
+                                   f"{source_path(d, key)}: optic disc uncertain (confidence {confidence:.2f} at "
+                                   f"({disc[0]:.0f}, {disc[1]:.0f}), r {disc[2]:.0f} px, below "
+                                   f"{self.min_confidence:.2f}); give its centre and radius in the disc table (--disc)")
             d[self.output_key] = tuple(float(v) for v in disc)
             d = add_to_row(d, {"disc_source": source, "disc_confidence": confidence})
         return d
