@@ -271,7 +271,7 @@ class ArteryVeind(MapTransform):
                 continue
             photo = channels_last(d[self.image_key])
             if photo.ndim != 3:
-                raise MedvitError(f"{source_path(d, self.image_key)}: artery/vein classification needs a colour photo")
+                raise _refusal(d, f"{source_path(d, self.image_key)}: artery/vein classification needs a colour photo")
             fov = _numpy(d[self.fov_key])[0] > 0.5 if self.fov_key in d else field_of_view(photo)
             labels = classify_arteries_veins(photo, masks.vessels, d[self.disc_key], fov)
             d[key] = VesselMasks(masks.vessels, labels.arteries, labels.veins)
