@@ -132,7 +132,7 @@ def locate_fovea(
     if abs(col - fov_col) > _CENTRED * fov_diameter(small_fov):
         search &= (cols - col) * (fov_col - col) > 0  # macula-centred: the fovea is towards the centre
     else:
-        pallor = disc_pallor_offset(green, retina > 0.5, (row, col, radius))
+        pallor = disc_pallor_offset(green, retina > 0.5, (col, row, radius))
         if abs(pallor) >= _MIN_PALLOR_OFFSET:
             search &= (cols - col) * pallor > 0
     if not search.any():
@@ -156,11 +156,11 @@ def ring_darkness(brightness: np.ndarray, valid: np.ndarray, ring: float) -> np.
     Returns:
         (H, W) float32 darkness (0.1 = 10 % darker than the ring's lower quartile).
     """
-    contrasts = np.full((_RING_POINTS, *brightness.shape), np.nan, np.float32)
+    comparable = np.where(valid, brightness, np.nan)
+    contrasts = np.empty((_RING_POINTS, *brightness.shape), np.float32)
     for k, phi in enumerate(np.linspace(0, 2 * np.pi, _RING_POINTS, endpoint=False)):
-        dy, dx = int(round(ring * np.sin(phi))), int(round(ring * np.cos(phi)))
-        around = _shifted(np.where(valid, brightness, np.nan), dy, dx)
-        contrasts[k] = 1.0 - brightness / np.maximum(around, 1e-3)
+        around = _shifted(comparable, int(round(ring * np.sin(phi))), int(round(ring * np.cos(phi))))
+        contrasts[k] = 1.0 - brightness / np.maximum(around, 1e-3)  # NaN where not comparable
     counted = np.count_nonzero(np.isfinite(contrasts), axis=0)
     # the percentile of each pixel's finite values, interpolated as np.nanpercentile's (which is
     # ~50x slower here): sorting puts the NaNs last
@@ -194,9 +194,12 @@ def disc_pallor_offset(green: np.ndarray, retina: np.ndarray, disc: tuple[float,
     Args:
         green: (H, W) float brightness.
         retina: (H, W) bool, the retina without vessels.
-        disc: ``(row, col, radius)`` in pixels of ``green``.
+        disc: ``(x, y, radius)`` in pixels of ``green``.
+
+    Returns:
+        The offset in disc radii; 0 where the disc shows no retina.
     """
-    row, col, radius = disc
+    col, row, radius = disc
     rows, cols = np.ogrid[: green.shape[0], : green.shape[1]]
     inside = (np.hypot(rows - row, cols - col) < radius) & retina
     if not inside.any():
