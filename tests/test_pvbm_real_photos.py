@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from medvit.errors import MedvitError
-from medvit.pvbm.fovea import FOVEA_ANGLE, disc_fovea_axis, locate_fovea
+from medvit.pvbm.fovea import FOVEA_ANGLE, disc_fovea_axis, disc_pallor_offset, locate_fovea
 from medvit.pvbm.optic_disc import detect_optic_disc, locate_optic_disc
 from medvit.pvbm.vessels import field_of_view, vessel_mask
 from tests import vascx_samples as vs
@@ -85,13 +85,8 @@ def test_an_uncertain_disc_is_an_error_not_a_guess():
         detect_optic_disc(vs.crop_photo("HRF_07_dr"), min_confidence=disc.confidence + 0.01)
 
 
-FOVEA_MISSES = {"CHASEDB1_08L": "a left eye, disc-centred 30° photo: the FOV's dark left edge wins over the "
-                                "fovea at its right edge (the side of the disc is not known)"}
-
-
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=FOVEA_MISSES[n], strict=True))
-                                  if n in FOVEA_MISSES else n for n in vs.PHOTOS])
+@pytest.mark.parametrize("name", vs.PHOTOS)
 def test_fovea_matches_the_reference(name, size):
     """The darkest spot 3-7 disc radii from VascX's disc lies within 0.6 disc radii of VascX's fovea."""
     vs.samples_dir()
@@ -104,6 +99,46 @@ def test_fovea_matches_the_reference(name, size):
     distance, angle = disc_fovea_axis(disc, fovea)
     assert distance == pytest.approx(np.hypot(fovea.x - disc[0], fovea.y - disc[1]))
     assert -FOVEA_ANGLE <= angle <= FOVEA_ANGLE
+
+
+@pytest.mark.parametrize("name", vs.PHOTOS)
+def test_the_disc_is_palest_on_the_fovea_side(name):
+    """The disc's bright part (cup, pale temporal rim) lies towards VascX's fovea by at least
+    0.2 disc radii on all six photos, both eyes: the cue that picks the side of a disc-centred
+    photo."""
+    vs.samples_dir()
+    photo = vs.crop_photo(name)
+    disc_x, disc_y, radius = vs.reference_disc(name)
+    offset = disc_pallor_offset(photo[..., 1].astype(np.float32), field_of_view(photo), (disc_x, disc_y, radius))
+    assert abs(offset) >= 0.2
+    assert np.sign(offset) == np.sign(vs.reference_fovea(name)[0] - disc_x)
+
+
+def disc_centred_photo(left_eye: bool, size: int = 400):
+    """A disc-centred photo (as CHASE_DB1's): the cup on the fovea's side of the disc, the fovea
+    15 % darker 5.5 disc radii away, and the other side of the field darker still (uneven
+    illumination). Returns the photo, the disc ``(x, y, r)`` and the fovea ``(x, y)``."""
+    rows, cols = np.mgrid[:size, :size].astype(float)
+    centre, radius = size / 2, size / 18
+    side = 1 if left_eye else -1  # a left eye's fovea lies right of its disc in the photo
+    fovea = (centre + side * 5.5 * radius, centre + 0.5 * radius)
+    rho = np.hypot(rows - centre, cols - centre) / (0.475 * size)
+    green = 120 * (0.4 + 0.6 * (cols if left_eye else size - 1 - cols) / size) * (1 - 0.2 * rho ** 4)
+    green *= 1 - 0.15 * np.exp(-np.hypot(cols - fovea[0], rows - fovea[1]) ** 2 / (2 * radius ** 2))
+    green[np.hypot(rows - centre, cols - centre) < radius] = 170
+    green[np.hypot(rows - centre, cols - centre - side * 0.4 * radius) < 0.45 * radius] = 230
+    photo = np.stack([1.8 * green, green, 0.4 * green], -1).clip(0, 255).astype(np.uint8)
+    photo[rho >= 1] = 0
+    return photo, (centre, centre, radius), fovea
+
+
+@pytest.mark.parametrize("left_eye", [True, False])
+def test_fovea_of_a_disc_centred_photo_is_on_the_pale_side_of_the_disc(left_eye):
+    """Either eye: the fovea is found beside the cup's side of the disc, not at the darker edge
+    of the field on the other side (which the darkest spot alone picked)."""
+    photo, disc, (fovea_x, fovea_y) = disc_centred_photo(left_eye)
+    fovea = locate_fovea(photo, disc)
+    assert np.hypot(fovea.x - fovea_x, fovea.y - fovea_y) < 0.6 * disc[2]
 
 
 def test_no_fovea_is_nan_not_a_guess():
