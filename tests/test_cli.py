@@ -96,6 +96,19 @@ def test_help_and_info_do_not_import_torch_or_monai():
     assert result.returncode == 0 and "info" in result.stdout and "bundles" in result.stdout
 
 
+def test_a_command_that_stops_early_does_not_import_monai():
+    # ``import monai`` takes ~4 s (all of MONAI, ignite, torch.distributed): a wrong demo step is
+    # answered before it, and importing the biomarker cohort's entry point does not load it
+    code = (
+        "import sys, medvit.cli, medvit.pvbm.cohort;"
+        "code = medvit.cli.main(['demo', '--only', 'nonsense']);"
+        "print(code, sorted(m for m in ('torch', 'monai', 'ignite') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "unknown demo step" in result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "1 []"
+
+
 # ``python -c`` that makes ``ignite`` unimportable, then runs ``medvit`` with the rest of argv
 _MEDVIT_WITHOUT_IGNITE = """
 import runpy, sys
