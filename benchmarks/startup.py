@@ -48,13 +48,14 @@ def write_photo(folder: Path, size: int = 512) -> None:
     skimage.io.imsave(folder / "retina.png", photo.astype(np.uint8), check_contrast=False)
 
 
-def timed(command: list[str], env: dict) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of ``command`` in a fresh process."""
-    result = subprocess.run(["/usr/bin/time", "-f", "%e %M", *command], env=env, capture_output=True, text=True)
+def timed(command: list[str], env: dict) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system: less sensitive to a busy machine) and peak RSS
+    (MB) of ``command`` in a fresh process."""
+    result = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", *command], env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
-    wall, rss_kb = result.stderr.strip().splitlines()[-1].split()
-    return float(wall), float(rss_kb) / 1024
+    wall, user, system, rss_kb = result.stderr.strip().splitlines()[-1].split()
+    return float(wall), float(user) + float(system), float(rss_kb) / 1024
 
 
 def main() -> None:
@@ -83,7 +84,7 @@ def main() -> None:
                                         str(work / "out" / "biomarkers.csv"), "--measures", "pvbm",
                                         "--n-rotations", "1", "--quiet", "--restart"],
     }
-    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for _ in range(args.runs):
         for setup, (root, blocked) in setups.items():
             env = {**os.environ, "OMP_NUM_THREADS": "1", "MEDVIT_BENCH_BLOCK": blocked,
@@ -92,9 +93,9 @@ def main() -> None:
                 results.setdefault((setup, name), []).append(timed([sys.executable, *command], env))
     print(f"median of {args.runs} fresh processes, one thread; load average {os.getloadavg()[0]:.1f} at the end")
     for (setup, name), runs in results.items():
-        walls = [w for w, _ in runs]
-        print(f"{setup:<40} {name:<28} {statistics.median(walls):5.2f} s (min {min(walls):.2f}, max {max(walls):.2f})"
-              f"  peak RSS {statistics.median(r for _, r in runs):4.0f} MB")
+        wall, cpu, rss = (statistics.median(values) for values in zip(*runs))
+        print(f"{setup:<48} {name:<28} wall {wall:5.2f} s (min {min(w for w, _, _ in runs):.2f})  "
+              f"CPU {cpu:5.2f} s  peak RSS {rss:4.0f} MB")
 
 
 if __name__ == "__main__":
