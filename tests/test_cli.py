@@ -96,6 +96,50 @@ def test_help_and_info_do_not_import_torch_or_monai():
     assert result.returncode == 0 and "info" in result.stdout and "bundles" in result.stdout
 
 
+def test_a_command_that_stops_early_does_not_import_monai():
+    # ``import monai`` takes ~4 s (all of MONAI, ignite, torch.distributed): a wrong demo step is
+    # answered before it, and importing the biomarker cohort's entry point does not load it
+    code = (
+        "import sys, medvit.cli, medvit.pvbm.cohort;"
+        "code = medvit.cli.main(['demo', '--only', 'nonsense']);"
+        "print(code, sorted(m for m in ('torch', 'monai', 'ignite') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "unknown demo step" in result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "1 []"
+
+
+# ``python -c`` that makes ``ignite`` unimportable, then runs ``medvit`` with the rest of argv
+_MEDVIT_WITHOUT_IGNITE = """
+import runpy, sys
+class NoIgnite:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "ignite":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, NoIgnite())
+sys.argv = ["medvit", *sys.argv[1:]]
+runpy.run_module("medvit.cli", run_name="__main__")
+"""
+
+
+def test_biomarkers_runs_without_ignite(tmp_path):
+    # ignite (with torch.distributed) is MONAI's training engine; an inference bundle run of
+    # medvit's own needs none of it, so a lighter install could leave it out (MONAI imports it
+    # only when installed)
+    from PIL import Image
+
+    (tmp_path / "photos").mkdir()
+    Image.open(fundus_photo()).resize((320, 320)).save(tmp_path / "photos" / "retina.png")
+    out = tmp_path / "table.csv"
+    result = subprocess.run(
+        [sys.executable, "-c", _MEDVIT_WITHOUT_IGNITE, "biomarkers", str(tmp_path / "photos"), "--out", str(out),
+         "--measures", "pvbm", "--n-rotations", "1", "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().splitlines()[1].startswith("retina.png,ok,")
+
+
 def test_bundles_lists_every_bundle_folder():
     from medvit.bundle import list_bundles
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ignite.engine import Engine, Events
+if TYPE_CHECKING:  # ignite is imported where a trainer is attached: an inference run needs none of it
+    from ignite.engine import Engine
 
 # config ids of the trainer and its validator in medvit's train.json / pretrain.json
 TRAINER_IDS = ("train#trainer", "trainer")
@@ -46,6 +48,8 @@ class EpochLog:
         self._start = 0.0
 
     def attach(self, engine: Engine) -> None:
+        from ignite.engine import Events
+
         engine.add_event_handler(Events.STARTED, self._started)
         engine.add_event_handler(Events.EPOCH_STARTED, self._epoch_started)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self._iteration_completed)
@@ -89,6 +93,8 @@ def attach_epoch_log(parser) -> EpochLog | None:
     trainer_id = next((i for i in TRAINER_IDS if i in parser), None)
     if trainer_id is None:
         return None
+    from ignite.engine import Engine
+
     trainer = parser.get_parsed_content(trainer_id)
     if not isinstance(trainer, Engine):
         return None

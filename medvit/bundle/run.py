@@ -1,6 +1,11 @@
 """Running a bundle's configs from Python, as ``python -m monai.bundle run`` does (CLI, demo,
 viewer, notebooks, tests): the same configs, parsed by MONAI, so every caller runs the same
-components."""
+components.
+
+MONAI is imported where a config is parsed, not with this module: ``import monai`` loads all of
+MONAI (with ignite and torch.distributed where installed, ~4 s), which a command that stops
+early (a wrong option or demo step) or a notebook's imports need not wait for.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,8 @@ import logging
 import warnings
 from pathlib import Path
 
-from monai.bundle import ConfigParser, ConfigWorkflow
-
 from medvit.batch.worker import unwrapped_errors
 from medvit.bundle.progress import attach_epoch_log
-from medvit.io.monai_reader import quiet_gpu_dicom_reader_notices
 
 # Configs that are fragments, run on top of another as MONAI bundles do
 # (``--config_file "['configs/inference.json', 'configs/evaluate.json']"``).
@@ -31,6 +33,10 @@ def config_paths(bundle: Path, config: str | list[str]) -> list[str]:
 def bundle_parser(bundle: Path, config: str | list[str] = "inference.json", **overrides):
     """A ``ConfigParser`` over a bundle's config (a fragment on top of its base), with its
     metadata, ``bundle_root`` set to the bundle and ``overrides`` (config ids → values) applied."""
+    from monai.bundle import ConfigParser
+
+    import medvit.io.monai_reader  # noqa: F401 - quiets MONAI's GPU DICOM reader notices before LoadImaged is built
+
     parser = ConfigParser()
     parser.read_config(config_paths(bundle, config))
     parser.read_meta(str(Path(bundle) / "configs" / "metadata.json"))
@@ -46,6 +52,10 @@ def run_config(bundle: Path, config: str | list[str], **overrides):
 
     ``bundle_root`` defaults to the bundle; ``overrides`` are config ids → values.
     """
+    from monai.bundle import ConfigWorkflow
+
+    from medvit.io.monai_reader import quiet_gpu_dicom_reader_notices
+
     with warnings.catch_warnings(), unwrapped_errors():
         warnings.filterwarnings("ignore", message="parsing config_file", category=UserWarning)
         quiet_gpu_dicom_reader_notices()  # again: catch_warnings drops the filter it set on import at the end
