@@ -122,6 +122,7 @@ runpy.run_module("medvit.cli", run_name="__main__")
 """
 
 
+@pytest.mark.slow  # 5-9 s: a whole bundle run in a fresh process
 def test_biomarkers_runs_without_ignite(tmp_path):
     # ignite (with torch.distributed) is MONAI's training engine; an inference bundle run of
     # medvit's own needs none of it, so a lighter install could leave it out (MONAI imports it
