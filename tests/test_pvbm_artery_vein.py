@@ -126,6 +126,7 @@ def test_agreement_with_vascx_av_masks():
     assert np.mean(scores) >= MEAN_ACCURACY_FLOOR, dict(zip(vs.PHOTOS, scores))
 
 
+@pytest.mark.slow  # 13 s: six photos segmented and classified (shared with the agreement test above)
 def test_avr_from_classified_masks_agrees_with_vascx_masks():
     """The classified AVR within 0.2 of the AVR of VascX's A/V masks (same disc, same CRE code) on
     every photo and within 0.12 on average (measured: 0.00-0.16, mean 0.08; AVR 0.46-0.88)."""
