@@ -116,6 +116,17 @@ def test_fundus_page(samples):
     at.checkbox(key="overlay").uncheck().run()
     ok(at)
     assert at.checkbox(key="vessels").disabled
+    # the run's row has no A/V columns: classified from the photo on request, with their units
+    case.set_value("retina.jpg").run()
+    assert "avr" not in at.dataframe[0].value["biomarker"].values
+    at.checkbox(key="classify_av").check().run()
+    table = ok(at).dataframe[0].value.set_index("biomarker")
+    assert table.loc["av_source", "value"] == "classified" and table.loc["avr", "unit"] == "ratio"
+    assert float(table.loc["avr", "value"]) == pytest.approx(
+        float(table.loc["crae_knudtson", "value"]) / float(table.loc["crve_knudtson", "value"]), rel=1e-4)
+    assert float(table.loc["median_tortuosity", "value"]) == pytest.approx(
+        row["median_tortuosity"], rel=1e-5)  # the run's own values stay
+    assert "screening estimates" in texts(at)
 
 
 def test_fundus_page_shows_why_a_photo_was_refused(samples):

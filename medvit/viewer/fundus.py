@@ -41,10 +41,13 @@ class FundusAnalysis:
         return picture
 
 
-def analyse_photo(path: str | os.PathLike, segmentation: str = "classical", checkpoint: str | None = None) -> FundusAnalysis:
+def analyse_photo(path: str | os.PathLike, segmentation: str = "classical", checkpoint: str | None = None,
+                  classify_av: bool = False) -> FundusAnalysis:
     """The PVBM bundle's predictor on one photo (built once per process and settings), keeping
-    the masks, disc and skeleton points to draw."""
-    overrides = bundle_overrides({"segmentation": segmentation, "checkpoint": checkpoint})
+    the masks, disc and skeleton points to draw; with ``classify_av`` the vessels are split into
+    arteries and veins from the photo (the bundle's ``classify_av``: CRAE, CRVE, AVR)."""
+    overrides = bundle_overrides({"segmentation": segmentation, "checkpoint": checkpoint,
+                                  "classify_av": bool(classify_av)})
     data = bundle_component(bundle_dir(), "predictor", **overrides).process(os.fspath(path))
     masks = data["masks"]
     return FundusAnalysis(channels_last(data["image"]), masks, data["disc"], data["points"], data["row"],

@@ -23,10 +23,10 @@ def photo_check(path: str, mtime: float):
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def analyse(path: str, mtime: float):
+def analyse(path: str, mtime: float, classify_av: bool = False):
     from medvit.viewer.fundus import analyse_photo
 
-    return analyse_photo(path)
+    return analyse_photo(path, classify_av=classify_av)
 
 
 study = w.open_study(
@@ -68,8 +68,18 @@ if row is None or row["status"] != "ok":  # an upload, or a failed row: is it a 
         refused(row["error"], refused_as_not_fundus(row["error"]), photo, quality)
     if quality.problems:
         refused("", True, photo, quality)
+st.sidebar.subheader("Arteries and veins")
+if row is not None and row.get("av_source") == "given":
+    classify = False
+    st.sidebar.caption("From the run's artery / vein masks.")
+else:
+    classify = st.sidebar.checkbox(
+        "Classify from the photo", key=w.synced("classify_av", False),
+        help="Classical artery / vein split of the vessels (the bundle's classify_av): adds CRAE, CRVE and AVR. "
+             "About 3 s per photo; agrees with VascX's A/V network on 80 % of vessel pixels, AVR within 0.16 "
+             "on its six sample photos: a screening estimate.")
 with w.readable_errors(), st.spinner(f"Measuring {name}..."):
-    analysis = analyse(str(study.path), study.path.stat().st_mtime)
+    analysis = analyse(str(study.path), study.path.stat().st_mtime, classify)
 
 st.sidebar.subheader("Layers")
 show_overlay = st.sidebar.checkbox("Overlay", key=w.synced("overlay", True))
@@ -91,6 +101,11 @@ with table:
     st.subheader("Biomarkers")
     values = row.drop(labels=[c for c in ("settings_hash", "input_hash") if c in row.index]).to_dict() \
         if row is not None else {"image": name, **analysis.row}
+    if classify:  # a run's row without A/V columns: the classified ones (CRAE, CRVE, AVR, per A/V) added
+        values.update({k: v for k, v in analysis.row.items() if k not in values})
+    if values.get("av_source") == "classified":
+        st.caption("Arteries and veins classified from the photo (classical): CRAE, CRVE and AVR are screening "
+                   "estimates.")
     x, y, r = analysis.disc
     st.markdown(f"Optic disc at (x {x:.0f}, y {y:.0f}) px, radius **{r:.1f} px**")
     scale = values.get("pixel_size_um")
