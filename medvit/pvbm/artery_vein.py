@@ -70,6 +70,11 @@ __all__ = ["ArteryVeinMasks", "av_accuracy", "classify_arteries_veins"]
 EIGHT = np.ones((3, 3), dtype=bool)
 
 
+#: The photo and its flips (up-down, left-right) whose scores the ensemble averages: a group, so
+#: the average of a flipped photo is the flipped average.
+FLIPS = ((False, False), (False, True), (True, False), (True, True))
+
+
 @dataclass
 class ArteryVeinMasks:
     """(H, W) bool masks: arteries and veins (disjoint; together the classified vessel pixels)."""
@@ -105,7 +110,7 @@ def classify_arteries_veins(
         min_segment: segments shorter (skeleton pixels) than this fraction of ``D`` are not
             clustered (too few pixels for a colour); they take their chain's or nearest label.
         flip_ensemble: average the artery scores of the photo and its three flips (step 4), so
-            that a flipped photo gets the flipped labels; False: one pass, a quarter of the time.
+            that a flipped photo gets the flipped labels; False: one pass, a third of the time.
 
     Returns:
         :class:`ArteryVeinMasks`; both empty for an empty vessel mask.
@@ -141,11 +146,6 @@ def classify_arteries_veins(
         total += np.nan_to_num(score)
     arteries = vessels & labelled & (total > 0)
     return ArteryVeinMasks(arteries, vessels & labelled & ~arteries)
-
-
-#: The photo and its flips (up-down, left-right) whose scores the ensemble averages: a group, so
-#: the average of a flipped photo is the flipped average.
-FLIPS = ((False, False), (False, True), (True, False), (True, True))
 
 
 def _artery_scores(contrast, vessels, disc, junction_radius, straight_angle, min_length) -> np.ndarray:
