@@ -30,10 +30,6 @@ import numpy as np  # noqa: E402
 MIRRORS = {"none": (False, False), "left-right": (False, True), "up-down": (True, False), "both": (True, True)}
 
 
-def mirror(array: np.ndarray, up_down: bool, left_right: bool) -> np.ndarray:
-    return np.ascontiguousarray(array[::-1 if up_down else 1, ::-1 if left_right else 1])
-
-
 def avr(arteries: np.ndarray, veins: np.ndarray, disc) -> float:
     from medvit.pvbm.central_retinal import central_retinal_equivalents
     from medvit.pvbm.pipeline import arteriovenous_ratio
@@ -57,7 +53,7 @@ def photos():
 
 
 def main() -> None:
-    from medvit.pvbm.artery_vein import av_accuracy, classify_arteries_veins
+    from medvit.pvbm.artery_vein import av_accuracy, classify_arteries_veins, mirror, mirror_disc
     from medvit.pvbm.optic_disc import locate_optic_disc
     from medvit.pvbm.vessels import field_of_view, vessel_mask
 
@@ -72,14 +68,12 @@ def main() -> None:
         fov = field_of_view(photo)
         vessels = vessel_mask(photo, fov=fov)
         disc = tuple(locate_optic_disc(photo, vessels=vessels, fov=fov))[:3]
-        height, width = vessels.shape
         labels = {}
-        for view, (up_down, left_right) in MIRRORS.items():
-            view_disc = (width - 1 - disc[0] if left_right else disc[0], height - 1 - disc[1] if up_down else disc[1],
-                         disc[2])
-            result = classify_arteries_veins(mirror(photo, up_down, left_right), mirror(vessels, up_down, left_right),
-                                             view_disc, mirror(fov, up_down, left_right), flip_ensemble=ensemble)
-            labels[view] = (mirror(result.arteries, up_down, left_right), mirror(result.veins, up_down, left_right))
+        for view, flips in MIRRORS.items():
+            result = classify_arteries_veins(mirror(photo, *flips), mirror(vessels, *flips),
+                                             mirror_disc(disc, vessels.shape, *flips), mirror(fov, *flips),
+                                             flip_ensemble=ensemble)
+            labels[view] = (mirror(result.arteries, *flips), mirror(result.veins, *flips))
         arteries, veins = labels["none"]
         agreement = min(float((a == arteries)[vessels].mean()) for a, _ in labels.values())
         ratios = [avr(a, v, disc) for a, v in labels.values()]

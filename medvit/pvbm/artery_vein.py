@@ -65,7 +65,7 @@ from skimage.morphology import skeletonize
 from medvit.errors import MedvitError
 from medvit.pvbm.vessels import fov_diameter
 
-__all__ = ["ArteryVeinMasks", "av_accuracy", "classify_arteries_veins"]
+__all__ = ["ArteryVeinMasks", "av_accuracy", "classify_arteries_veins", "mirror", "mirror_disc"]
 
 EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -131,21 +131,27 @@ def classify_arteries_veins(
     contrast = _red_contrast(photo, vessels, fov, background_sigma * diameter)
     options = dict(junction_radius=max(1.5, junction_radius * diameter), straight_angle=straight_angle,
                    min_length=max(3.0, min_segment * diameter))
-    height, width = vessels.shape
     total = np.zeros(vessels.shape, np.float32)
     labelled = np.zeros(vessels.shape, bool)
-    for up_down, left_right in FLIPS if flip_ensemble else FLIPS[:1]:
-        def flip(array):
-            return array[::-1 if up_down else 1, ::-1 if left_right else 1]
-
-        view_disc = (width - 1 - disc[0] if left_right else disc[0], height - 1 - disc[1] if up_down else disc[1],
-                     disc[2])
-        score = flip(_artery_scores(np.ascontiguousarray(flip(contrast)), np.ascontiguousarray(flip(vessels)),
-                                    view_disc, **options))
+    for flips in FLIPS if flip_ensemble else FLIPS[:1]:
+        score = mirror(_artery_scores(mirror(contrast, *flips), mirror(vessels, *flips),
+                                      mirror_disc(disc, vessels.shape, *flips), **options), *flips)
         labelled |= np.isfinite(score)
         total += np.nan_to_num(score)
     arteries = vessels & labelled & (total > 0)
     return ArteryVeinMasks(arteries, vessels & labelled & ~arteries)
+
+
+def mirror(array: np.ndarray, up_down: bool, left_right: bool) -> np.ndarray:
+    """(H, W, ...) array mirrored up-down and / or left-right, C-contiguous."""
+    return np.ascontiguousarray(array[::-1 if up_down else 1, ::-1 if left_right else 1])
+
+
+def mirror_disc(disc: tuple[float, float, float], shape: tuple[int, int], up_down: bool,
+                left_right: bool) -> tuple[float, float, float]:
+    """The disc ``(x, y, r)`` of an image of ``shape`` (H, W) as :func:`mirror` moves it."""
+    x, y, r = disc[:3]
+    return (shape[1] - 1 - x if left_right else x, shape[0] - 1 - y if up_down else y, r)
 
 
 def _artery_scores(contrast, vessels, disc, junction_radius, straight_angle, min_length) -> np.ndarray:
