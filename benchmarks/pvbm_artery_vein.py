@@ -53,7 +53,12 @@ def photos():
 
 
 def main() -> None:
-    from medvit.pvbm.artery_vein import av_accuracy, classify_arteries_veins, mirror, mirror_disc
+    from medvit.pvbm.artery_vein import (
+        av_accuracy,
+        classify_arteries_veins,
+        mirror,
+        mirror_disc,
+    )
     from medvit.pvbm.optic_disc import locate_optic_disc
     from medvit.pvbm.vessels import field_of_view, vessel_mask
 

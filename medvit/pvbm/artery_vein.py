@@ -129,8 +129,8 @@ def classify_arteries_veins(
         return ArteryVeinMasks(empty, empty.copy())
     diameter = fov_diameter(fov)
     contrast = _red_contrast(photo, vessels, fov, background_sigma * diameter)
-    options = dict(junction_radius=max(1.5, junction_radius * diameter), straight_angle=straight_angle,
-                   min_length=max(3.0, min_segment * diameter))
+    options = {"junction_radius": max(1.5, junction_radius * diameter), "straight_angle": straight_angle,
+               "min_length": max(3.0, min_segment * diameter)}
     total = np.zeros(vessels.shape, np.float32)
     labelled = np.zeros(vessels.shape, bool)
     for flips in FLIPS if flip_ensemble else FLIPS[:1]:
